@@ -1,0 +1,269 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group, Version and the kinds served under them.
+const (
+	Group        = "fledge.dev"
+	Version      = "v1alpha1"
+	APIVersion   = Group + "/" + Version
+	KindRollout  = "Rollout"
+	KindTemplate = "AnalysisTemplate"
+)
+
+// Rollout releases new versions of a workload progressively: a canary that takes
+// an enforced share of traffic step by step, or a blue-green switch, judged by
+// analysis and promoted or rolled back automatically.
+type Rollout struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RolloutSpec   `json:"spec"`
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// RolloutSpec is what the user asks for.
+type RolloutSpec struct {
+	// Replicas is the number of replicas of each fully scaled version. Default 1.
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Template is the version to run, in local mode: each replica is a process
+	// started from it. Changing it starts a rollout, as a Deployment's pod
+	// template does. Exactly one of template and workloadRef is set.
+	Template *ProcessTemplate `json:"template,omitempty"`
+
+	// WorkloadRef names the workload whose pod template is the version, in
+	// Kubernetes mode (for example a Deployment).
+	WorkloadRef *WorkloadRef `json:"workloadRef,omitempty"`
+
+	// MinReadySeconds is how long a replica must be ready before it counts as
+	// available. Default 0.
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+
+	// RevisionHistoryLimit is how many old revisions are kept for undo. Default 10.
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+
+	// Paused stops the rollout where it is: no step advances and no weight
+	// changes until it is set back to false (`fledge pause` / `fledge resume`).
+	Paused bool `json:"paused,omitempty"`
+
+	// ProgressDeadlineSeconds is how long a rollout may go without progress
+	// (a step completed, a replica becoming ready) before it is considered
+	// failed. Time spent paused does not count. Default 600.
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// ProgressDeadlineAbort aborts the rollout (traffic back to stable, canary
+	// scaled down) when the progress deadline is exceeded, instead of only
+	// marking it Degraded. Default true: an update that cannot become ready
+	// should not keep a half-released state.
+	ProgressDeadlineAbort *bool `json:"progressDeadlineAbort,omitempty"`
+
+	// TerminationGracePeriodSeconds is how long a replica has to exit after
+	// SIGTERM before it is killed. Default 30.
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+
+	// Strategy is how a new version is released: canary or blueGreen.
+	Strategy RolloutStrategy `json:"strategy"`
+
+	// AnalysisTemplates are templates defined inline, referenced by name from
+	// the strategy's analyses (templateName).
+	AnalysisTemplates []NamedAnalysisTemplate `json:"analysisTemplates,omitempty"`
+}
+
+// WorkloadRef refers to the workload that holds the pod template (Kubernetes mode).
+type WorkloadRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+}
+
+// RolloutStrategy holds exactly one strategy.
+type RolloutStrategy struct {
+	Canary    *CanaryStrategy    `json:"canary,omitempty"`
+	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+}
+
+// TrafficRouting names the router that enforces the split.
+type TrafficRouting struct {
+	// Proxy is Fledge's embedded proxy (local mode).
+	Proxy *ProxyRouting `json:"proxy,omitempty"`
+}
+
+// ProxyRouting configures the embedded proxy.
+type ProxyRouting struct {
+	// Listen is the address users reach the service on, e.g. "127.0.0.1:8080".
+	// For blue-green it serves the active version.
+	Listen string `json:"listen"`
+
+	// PreviewListen, if set, always serves the new version: the preview for
+	// blue-green, the canary for a canary (for testers and smoke tests).
+	PreviewListen string `json:"previewListen,omitempty"`
+
+	// CanaryFailover makes a canary safe for users: a request that fails on
+	// the canary is retried once on stable and counted as a canary failure.
+	CanaryFailover *CanaryFailover `json:"canaryFailover,omitempty"`
+}
+
+// CanaryFailover configures the retry of failed canary requests on stable.
+type CanaryFailover struct {
+	// Enabled turns the failover on. Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Methods whose requests are retried on stable after a connection error
+	// or a 5xx from the canary. Default [GET, HEAD, OPTIONS]; add others
+	// (e.g. POST) only when they are safe to repeat.
+	Methods []string `json:"methods,omitempty"`
+
+	// MaxBodyBytes is the largest request body buffered so that it can be
+	// replayed on stable; larger requests are not retried. Default 1048576.
+	MaxBodyBytes *int64 `json:"maxBodyBytes,omitempty"`
+}
+
+// Stickiness keeps a user on the version first given to them.
+type Stickiness struct {
+	// Cookie is the name of a cookie the proxy sets to remember the user.
+	Cookie string `json:"cookie,omitempty"`
+	// Header names a request header that identifies the user (e.g. X-User-ID).
+	Header string `json:"header,omitempty"`
+}
+
+// CanaryStrategy releases the new version to a growing share of traffic.
+type CanaryStrategy struct {
+	// TrafficRouting is the router that enforces the weights.
+	TrafficRouting *TrafficRouting `json:"trafficRouting,omitempty"`
+
+	// Stickiness keeps each user on one version; when the weight rises only
+	// the needed share of users moves to the canary.
+	Stickiness *Stickiness `json:"stickiness,omitempty"`
+
+	// Steps are executed in order; when all are done the canary is promoted.
+	Steps []CanaryStep `json:"steps,omitempty"`
+
+	// Analysis runs in the background from startingStep to the end of the
+	// rollout; a failure aborts it.
+	Analysis *RolloutAnalysisBackground `json:"analysis,omitempty"`
+
+	// ScaleDownDelaySeconds is how long the previous stable version keeps
+	// running after a promotion, so that an undo is instant. Default 30.
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+}
+
+// CanaryStep is one step of a canary; exactly one field is set.
+type CanaryStep struct {
+	// SetWeight sends this percentage (0-100) of traffic to the canary.
+	SetWeight *int32 `json:"setWeight,omitempty"`
+	// Pause waits for a duration, or for `fledge promote` if none is given.
+	Pause *RolloutPause `json:"pause,omitempty"`
+	// Analysis runs analysis templates and waits for their verdict.
+	Analysis *RolloutAnalysis `json:"analysis,omitempty"`
+	// SetHeaderRoute sends requests matching headers or cookies to the canary.
+	SetHeaderRoute *SetHeaderRoute `json:"setHeaderRoute,omitempty"`
+	// SetMirrorRoute copies a percentage of matching requests to the canary.
+	SetMirrorRoute *SetMirrorRoute `json:"setMirrorRoute,omitempty"`
+}
+
+// RolloutPause pauses a canary.
+type RolloutPause struct {
+	// Duration such as "30s" or 30 (seconds). Unset waits for promote.
+	Duration *Duration `json:"duration,omitempty"`
+}
+
+// SetHeaderRoute adds (or, with no match, removes) a named route that sends
+// requests matching every entry of match to the canary, whatever the weight.
+type SetHeaderRoute struct {
+	Name  string               `json:"name"`
+	Match []HeaderRoutingMatch `json:"match,omitempty"`
+}
+
+// HeaderRoutingMatch matches one header, or one cookie.
+type HeaderRoutingMatch struct {
+	HeaderName  string       `json:"headerName,omitempty"`
+	HeaderValue *StringMatch `json:"headerValue,omitempty"`
+	CookieName  string       `json:"cookieName,omitempty"`
+	CookieValue *StringMatch `json:"cookieValue,omitempty"`
+}
+
+// StringMatch matches a string in exactly one way.
+type StringMatch struct {
+	Exact  string `json:"exact,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Regex  string `json:"regex,omitempty"`
+}
+
+// SetMirrorRoute adds (or, with no match and no percentage, removes) a named
+// route that copies matching requests to the canary; the canary's responses
+// are discarded.
+type SetMirrorRoute struct {
+	Name string `json:"name"`
+	// Match selects the requests to mirror; all of them when empty.
+	Match []RouteMatch `json:"match,omitempty"`
+	// Percentage of matching requests that are copied (0-100). Default 100.
+	Percentage *int32 `json:"percentage,omitempty"`
+}
+
+// RouteMatch matches a request; every set field must match.
+type RouteMatch struct {
+	Method  *StringMatch           `json:"method,omitempty"`
+	Path    *StringMatch           `json:"path,omitempty"`
+	Headers map[string]StringMatch `json:"headers,omitempty"`
+}
+
+// BlueGreenStrategy runs the new version in full beside the old, tests it on
+// the preview address, then switches all traffic in one step.
+type BlueGreenStrategy struct {
+	// TrafficRouting is the router: its listen address serves the active
+	// version and previewListen the preview.
+	TrafficRouting *TrafficRouting `json:"trafficRouting,omitempty"`
+
+	// AutoPromotionEnabled switches to the new version once it is ready and
+	// pre-promotion analysis passed. When false, it waits for promote.
+	// Default true.
+	AutoPromotionEnabled *bool `json:"autoPromotionEnabled,omitempty"`
+
+	// AutoPromotionSeconds delays the automatic switch this long after the
+	// preview became ready.
+	AutoPromotionSeconds int32 `json:"autoPromotionSeconds,omitempty"`
+
+	// PreviewReplicaCount runs the preview with fewer replicas until the
+	// switch; it is scaled to full before taking traffic. Default: replicas.
+	PreviewReplicaCount *int32 `json:"previewReplicaCount,omitempty"`
+
+	// PrePromotionAnalysis must pass before the switch.
+	PrePromotionAnalysis *RolloutAnalysis `json:"prePromotionAnalysis,omitempty"`
+
+	// PostPromotionAnalysis runs after the switch; a failure switches back to
+	// the previous version, still warm.
+	PostPromotionAnalysis *RolloutAnalysis `json:"postPromotionAnalysis,omitempty"`
+
+	// ScaleDownDelaySeconds keeps the previous version running this long after
+	// the switch, so that an undo is instant. Default 30.
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+}
+
+// RolloutAnalysis runs analysis templates.
+type RolloutAnalysis struct {
+	Templates []AnalysisTemplateRef `json:"templates"`
+	Args      []AnalysisRunArgument `json:"args,omitempty"`
+}
+
+// RolloutAnalysisBackground is an analysis that runs in the background.
+type RolloutAnalysisBackground struct {
+	RolloutAnalysis `json:",inline"`
+	// StartingStep is the index of the step at which the analysis starts. Default 0.
+	StartingStep *int32 `json:"startingStep,omitempty"`
+}
+
+// AnalysisTemplateRef names a template.
+type AnalysisTemplateRef struct {
+	TemplateName string `json:"templateName"`
+	// ClusterScope refers to a ClusterAnalysisTemplate (Kubernetes mode).
+	ClusterScope bool `json:"clusterScope,omitempty"`
+}
+
+// AnalysisRunArgument gives a template argument its value.
+type AnalysisRunArgument struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}

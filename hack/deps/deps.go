@@ -1,0 +1,14 @@
+//go:build tools
+
+// Package deps pins modules that packages under construction will import.
+package deps
+
+import (
+	_ "github.com/google/cel-go/cel"
+	_ "github.com/spf13/cobra"
+	_ "go.etcd.io/bbolt"
+	_ "golang.org/x/net/http2/h2c"
+	_ "golang.org/x/net/websocket"
+	_ "golang.org/x/term"
+	_ "sigs.k8s.io/yaml"
+)
