@@ -60,6 +60,8 @@ type RolloutStatus struct {
 	Replicas        int32 `json:"replicas"`
 	ReadyReplicas   int32 `json:"readyReplicas"`
 	UpdatedReplicas int32 `json:"updatedReplicas"`
+	// UpdatedReadyReplicas counts the ready replicas of the desired revision.
+	UpdatedReadyReplicas int32 `json:"updatedReadyReplicas"`
 
 	// Abort is set by `fledge abort`, a failed analysis or the deadline: the
 	// canary gets no traffic and is scaled down until retry or a new version.
@@ -80,6 +82,9 @@ type RolloutStatus struct {
 	// PreviewReadyAt is when the blue-green preview became fully ready.
 	PreviewReadyAt *metav1.Time `json:"previewReadyAt,omitempty"`
 
+	// RunSeq numbers the analysis runs the rollout has started, so that each
+	// run (after a retry, a resume) gets a fresh name.
+	RunSeq int32 `json:"runSeq,omitempty"`
 	// Analysis runs the rollout currently depends on, by role.
 	StepAnalysisRun       *RunRef `json:"stepAnalysisRun,omitempty"`
 	BackgroundAnalysisRun *RunRef `json:"backgroundAnalysisRun,omitempty"`

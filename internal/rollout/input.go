@@ -93,6 +93,9 @@ type Decision struct {
 	// is observed to change (a pause ending, a scale-down delay); zero: no
 	// timer is needed.
 	RequeueAfter time.Duration
+	// CommandError says why Input.Command did not apply (nothing to abort,
+	// nothing to retry...); empty when it applied or there was none.
+	CommandError string
 }
 
 // RunSpec is an analysis run the rollout depends on.

@@ -1,0 +1,21 @@
+// Package rollout is Fledge's rollout engine: a pure state machine.
+//
+// The edges (the local daemon in internal/runner, the Kubernetes controller)
+// gather observations into an Input — the spec, the last status, the ready
+// replicas per revision, the traffic the router applied, the analysis
+// verdicts, the time and the user's command — and Decide returns a Decision:
+// the next status and the desired state of replicas, traffic and analysis
+// runs. The edges persist the status, then apply. Nothing here reads a clock,
+// does I/O or imports a client.
+//
+// Invariants the engine keeps, whatever the edges do:
+//   - traffic leaves a revision before the revision is scaled down (a
+//     revision the router still routes to keeps its replicas);
+//   - the canary never gets more weight than the current step allows, and a
+//     weight rises only once enough canary replicas are ready for it;
+//   - nothing is promoted before every step and analysis passed (unless a
+//     human says `promote --full`);
+//   - an inconclusive analysis pauses, it never passes;
+//   - deciding again from the decided status, with the same observations,
+//     changes nothing.
+package rollout
