@@ -3,12 +3,21 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/metrics"
 	"fledge.dev/fledge/internal/rollout"
+	"fledge.dev/fledge/internal/runner/process"
 	"fledge.dev/fledge/internal/runner/store"
+
+	// The builtin metric provider reads the proxy's counters.
+	_ "fledge.dev/fledge/internal/analysis/provider/builtin"
 )
 
 // Config configures the local daemon.
@@ -22,57 +31,220 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
-// Daemon runs rollouts locally: it gathers observations from processes,
-// proxies and analysis runs, asks the engine to decide, and applies.
+// Daemon runs rollouts locally: one worker per rollout gathers observations
+// from processes, the proxy and analysis runs, asks the engine to decide,
+// persists the decision, then applies it.
 type Daemon struct {
 	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context
+	workers map[string]*worker
+	wg      sync.WaitGroup
+	started chan struct{}
 }
 
 // ErrNotFound is returned for a rollout that does not exist.
 var ErrNotFound = errors.New("rollout not found")
 
 // NewDaemon builds a daemon; Start runs it.
-func NewDaemon(cfg Config) (*Daemon, error) { return &Daemon{cfg: cfg}, nil }
+func NewDaemon(cfg Config) (*Daemon, error) {
+	if cfg.Store == nil || cfg.Metrics == nil || cfg.StateDir == "" {
+		return nil, errors.New("runner: Config needs StateDir, Store and Metrics")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Daemon{cfg: cfg, log: log, workers: map[string]*worker{}, started: make(chan struct{})}, nil
+}
 
-// Start resumes every stored rollout and runs until ctx is done, then stops
-// every replica gracefully.
-func (d *Daemon) Start(ctx context.Context) error { <-ctx.Done(); return nil }
+// Start resumes every stored rollout where it was and runs until ctx is
+// done, then stops every replica gracefully.
+func (d *Daemon) Start(ctx context.Context) error {
+	// Replicas of a daemon that was killed still run: stop them, then start
+	// the revisions the stored status asks for.
+	if err := process.ReapOrphans(filepath.Join(d.cfg.StateDir, "pids")); err != nil {
+		d.log.Warn("cannot reap replicas of a previous daemon", "err", err)
+	}
+	stored, err := d.cfg.Store.Rollouts()
+	if err != nil {
+		return fmt.Errorf("load rollouts: %w", err)
+	}
+	d.mu.Lock()
+	d.ctx = ctx
+	for _, ro := range stored {
+		history, err := d.cfg.Store.Revisions(ro.Name)
+		if err != nil {
+			d.mu.Unlock()
+			return fmt.Errorf("load revisions of %s: %w", ro.Name, err)
+		}
+		d.log.Info("resuming rollout", "rollout", ro.Name, "phase", ro.Status.Phase, "step", ro.Status.CurrentStepIndex, "weight", ro.Status.CanaryWeight)
+		d.startWorker(newWorker(d, ro, history))
+	}
+	close(d.started)
+	d.mu.Unlock()
+	<-ctx.Done()
+	d.wg.Wait()
+	return nil
+}
 
-// Apply validates and stores the rollouts (all or none) and starts acting on them.
+// startWorker runs a worker; d.mu is held.
+func (d *Daemon) startWorker(w *worker) {
+	d.workers[w.name] = w
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		w.loop(d.ctx)
+	}()
+}
+
+// worker returns the worker of a rollout once the daemon has started.
+func (d *Daemon) worker(ctx context.Context, name string) (*worker, error) {
+	select {
+	case <-d.started:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, ok := d.workers[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return w, nil
+}
+
+// Apply validates every rollout first and stores none if one is invalid;
+// then it stores each (a new template is a new revision) and acts on it.
 func (d *Daemon) Apply(ctx context.Context, rs []*v1alpha1.Rollout, dir string) error {
-	return errors.New("not implemented")
+	select {
+	case <-d.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := d.check(rs); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range rs {
+		if err := d.applyOne(r, dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// Get returns a rollout with its status.
-func (d *Daemon) Get(ctx context.Context, name string) (*v1alpha1.Rollout, error) {
-	return nil, ErrNotFound
+// check validates rollouts for local mode, all errors at once.
+func (d *Daemon) check(rs []*v1alpha1.Rollout) error {
+	var errs []error
+	listens := map[string]string{}
+	d.mu.Lock()
+	for name, w := range d.workers {
+		for _, a := range listenAddrs(w.snapshot()) {
+			listens[a] = name
+		}
+	}
+	d.mu.Unlock()
+	for _, r := range rs {
+		r.Default()
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if r.Spec.Template == nil {
+			errs = append(errs, &v1alpha1.FieldError{Path: "spec.template", Reason: "required in local mode (spec.workloadRef needs the Kubernetes controller)"})
+			continue
+		}
+		for _, a := range listenAddrs(r) {
+			if other, ok := listens[a]; ok && other != r.Name {
+				errs = append(errs, &v1alpha1.FieldError{Path: "spec.strategy.trafficRouting.proxy", Reason: fmt.Sprintf("address %s is already used by rollout %s", a, other)})
+				continue
+			}
+			listens[a] = r.Name
+			d.mu.Lock()
+			_, exists := d.workers[r.Name]
+			d.mu.Unlock()
+			if !exists && !free(a) {
+				errs = append(errs, &v1alpha1.FieldError{Path: "spec.strategy.trafficRouting.proxy", Reason: fmt.Sprintf("cannot listen on %s: address in use", a)})
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// List returns every rollout.
-func (d *Daemon) List(ctx context.Context) ([]*v1alpha1.Rollout, error) { return nil, nil }
-
-// Command applies a user command (promote, abort, ...).
-func (d *Daemon) Command(ctx context.Context, name string, cmd rollout.Command) error {
-	return ErrNotFound
+// applyOne stores one valid rollout and starts or updates its worker; d.mu is held.
+func (d *Daemon) applyOne(r *v1alpha1.Rollout, dir string) error {
+	history, err := d.cfg.Store.Revisions(r.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("apply %s: %w", r.Name, err)
+	}
+	rev, isNew := resolveRevision(history, r.Spec.Template, dir, time.Now())
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	r.Annotations[annRevision], r.Annotations[annDir] = rev.ID, dir
+	change := store.Change{Events: []store.Event{{Time: time.Now(), Type: rollout.EventNormal, Reason: "Applied", Message: fmt.Sprintf("spec applied (revision %s)", rev.ID), Actor: "user"}}}
+	if isNew {
+		change.Revision = &rev
+		history = append(history, rev)
+	}
+	st := v1alpha1.RolloutStatus{}
+	if w := d.workers[r.Name]; w != nil {
+		st = w.snapshot().Status
+	}
+	keep := keepRevision(history, &st, rev.ID, int(v1alpha1.Int32(r.Spec.RevisionHistoryLimit)))
+	var kept []store.Revision
+	for _, h := range history {
+		if keep(h) {
+			kept = append(kept, h)
+		}
+	}
+	if w := d.workers[r.Name]; w != nil {
+		if err := w.commitSpec(r, change, kept); err != nil {
+			return fmt.Errorf("apply %s: %w", r.Name, err)
+		}
+	} else {
+		r.Generation, r.CreationTimestamp = 1, metaNow()
+		change.Rollout = r
+		if err := d.cfg.Store.Commit(change); err != nil {
+			return fmt.Errorf("apply %s: %w", r.Name, err)
+		}
+		d.startWorker(newWorker(d, r, kept))
+	}
+	if err := d.cfg.Store.PruneRevisions(r.Name, keep); err != nil {
+		d.log.Warn("cannot prune old revisions", "rollout", r.Name, "err", err)
+	}
+	return nil
 }
 
-// Undo rolls back to revision (the previous one when empty).
-func (d *Daemon) Undo(ctx context.Context, name, revision string) error { return ErrNotFound }
-
-// History lists a rollout's revisions, oldest first.
-func (d *Daemon) History(ctx context.Context, name string) ([]store.Revision, error) {
-	return nil, ErrNotFound
+// listenAddrs are the addresses a rollout's proxy listens on.
+func listenAddrs(r *v1alpha1.Rollout) []string {
+	var tr *v1alpha1.TrafficRouting
+	if c := r.Spec.Strategy.Canary; c != nil {
+		tr = c.TrafficRouting
+	}
+	if b := r.Spec.Strategy.BlueGreen; b != nil {
+		tr = b.TrafficRouting
+	}
+	if tr == nil || tr.Proxy == nil {
+		return nil
+	}
+	out := []string{tr.Proxy.Listen}
+	if tr.Proxy.PreviewListen != "" {
+		out = append(out, tr.Proxy.PreviewListen)
+	}
+	return out
 }
 
-// Runs lists a rollout's analysis runs.
-func (d *Daemon) Runs(ctx context.Context, name string) ([]*v1alpha1.AnalysisRun, error) {
-	return nil, ErrNotFound
+// free tells whether addr can be listened on now (port 0 always can).
+func free(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
-
-// Events lists a rollout's recent events, oldest first.
-func (d *Daemon) Events(ctx context.Context, name string) ([]store.Event, error) {
-	return nil, ErrNotFound
-}
-
-// Delete stops a rollout's replicas and forgets it.
-func (d *Daemon) Delete(ctx context.Context, name string) error { return ErrNotFound }

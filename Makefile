@@ -1,0 +1,40 @@
+# Fledge: progressive delivery. `make help` lists the targets.
+GO ?= go
+PKGS := ./...
+
+.PHONY: help demo test unit vet fmt fmt-check lint build fuzz bench-proxy
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+demo: ## run the demo on the embedded proxy (README's first command)
+	$(GO) run ./cmd/fledge demo
+
+build: ## build the fledge binary into ./bin
+	$(GO) build -o bin/fledge ./cmd/fledge
+
+test: fmt-check vet ## the whole test suite (README's second command; CI runs it)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+unit: ## fast tests of the pure packages only
+	$(GO) test -count=1 ./api/... ./internal/rollout/... ./internal/analysis/... ./internal/metrics/...
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check: ## fail when a file is not gofmt-clean
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+lint: ## golangci-lint (installed on demand)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@latest run
+
+fuzz: ## run each fuzz test for 30s
+	$(GO) test ./api/v1alpha1/ -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./internal/rollout/ -run '^$$' -fuzz FuzzDecide -fuzztime 30s
+	$(GO) test ./internal/router/proxy/ -run '^$$' -fuzz FuzzHeaderMatch -fuzztime 30s
+
+bench-proxy: ## the embedded proxy against nginx, HAProxy and Caddy (installs them)
+	bench/proxy/run.sh

@@ -1,0 +1,230 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/analysis/provider"
+	"fledge.dev/fledge/internal/analysis/run"
+	"fledge.dev/fledge/internal/router/proxy"
+	"fledge.dev/fledge/internal/runner/process"
+	"fledge.dev/fledge/internal/runner/store"
+)
+
+// edge is the embedded proxy that routes a rollout's traffic. Local mode
+// has one router, the proxy, used directly because it also balances over
+// the replicas the daemon starts.
+type edge struct {
+	proxy   *proxy.Proxy
+	cfg     proxy.Config
+	cancel  context.CancelFunc
+	stopped chan struct{}
+}
+
+// proxyConfig is the proxy's configuration for a rollout.
+func (w *worker) proxyConfig(ro *v1alpha1.Rollout) (proxy.Config, error) {
+	cfg := proxy.Config{Rollout: ro.Name, Metrics: w.d.cfg.Metrics, Logger: w.log}
+	var tr *v1alpha1.TrafficRouting
+	switch s := ro.Spec.Strategy; {
+	case s.Canary != nil:
+		tr, cfg.Stickiness = s.Canary.TrafficRouting, s.Canary.Stickiness
+	case s.BlueGreen != nil:
+		tr = s.BlueGreen.TrafficRouting
+	}
+	if tr == nil || tr.Proxy == nil {
+		return cfg, fmt.Errorf("rollout %s: local mode needs trafficRouting.proxy", ro.Name)
+	}
+	cfg.Routing = *tr.Proxy
+	return cfg, nil
+}
+
+// configureEdge makes the proxy follow the spec: stickiness and failover
+// change in place; a new listen address starts a new proxy, then the old one
+// stops after its requests in flight.
+func (w *worker) configureEdge(ctx context.Context, ro *v1alpha1.Rollout) error {
+	cfg, err := w.proxyConfig(ro)
+	if err != nil {
+		return err
+	}
+	old := w.edge.Load()
+	if old != nil && old.cfg.Routing.Listen == cfg.Routing.Listen && old.cfg.Routing.PreviewListen == cfg.Routing.PreviewListen {
+		if reflect.DeepEqual(old.cfg, cfg) {
+			return nil
+		}
+		if err := old.proxy.Configure(cfg); err != nil {
+			return fmt.Errorf("rollout %s: reconfigure proxy: %w", w.name, err)
+		}
+		old.cfg = cfg
+		return nil
+	}
+	e, err := startProxy(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("rollout %s: %w", w.name, err)
+	}
+	for rev, g := range w.groups {
+		e.proxy.SetEndpoints(rev, readyAddrs(g.Status()))
+	}
+	w.edge.Store(e)
+	if old != nil {
+		old.cancel()
+	}
+	w.log.Info("proxy listening", "listen", e.proxy.Addr(), "preview", e.proxy.PreviewAddr())
+	return nil
+}
+
+// startProxy starts a proxy and waits until it listens.
+func startProxy(ctx context.Context, cfg proxy.Config) (*edge, error) {
+	p, err := proxy.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	e := &edge{proxy: p, cfg: cfg, cancel: cancel, stopped: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		defer close(e.stopped)
+		errc <- p.Start(pctx)
+	}()
+	select {
+	case <-p.Ready():
+		return e, nil
+	case err := <-errc:
+		cancel()
+		return nil, fmt.Errorf("proxy: %w", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		return nil, fmt.Errorf("proxy did not start listening within 10s")
+	}
+}
+
+// startRuns starts the rollout's analysis runs, resuming stored ones.
+func (w *worker) startRuns(ctx context.Context) {
+	w.runs = run.NewManager(run.Config{
+		Rollout: w.name,
+		Templates: func() []v1alpha1.NamedAnalysisTemplate {
+			return w.snapshot().Spec.AnalysisTemplates
+		},
+		Deps:    provider.Deps{Metrics: w.d.cfg.Metrics},
+		Store:   w.d.cfg.Store,
+		Changed: w.kick,
+		Logger:  w.log,
+	})
+	if runs, err := w.d.cfg.Store.Runs(w.name); err == nil {
+		w.runs.Restore(runs)
+	} else {
+		w.log.Error("cannot restore analysis runs", "err", err)
+	}
+	go func() {
+		if err := w.runs.Start(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("analysis stopped", "err", err)
+		}
+	}()
+}
+
+// scale brings every revision's group to its desired replica count; groups
+// no longer wanted are scaled to zero and stopped.
+func (w *worker) scale(want map[string]int32) {
+	for rev, n := range want {
+		g, ok := w.groups[rev]
+		if !ok {
+			var err error
+			if g, err = w.newGroup(rev); err != nil {
+				w.log.Error("cannot run revision", "revision", rev, "err", err)
+				continue
+			}
+			w.groups[rev] = g
+		}
+		g.Scale(int(n))
+	}
+	for rev, g := range w.groups {
+		if _, ok := want[rev]; ok {
+			continue
+		}
+		delete(w.groups, rev)
+		w.leaving.Add(1)
+		go func(rev string, g *process.Group) {
+			defer w.leaving.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), w.grace()+time.Minute)
+			defer cancel()
+			if err := g.Stop(ctx); err != nil {
+				w.log.Warn("revision did not stop cleanly", "revision", rev, "err", err)
+			}
+			w.kick()
+		}(rev, g)
+	}
+}
+
+// newGroup builds the process group of a revision from its stored template.
+func (w *worker) newGroup(rev string) (*process.Group, error) {
+	w.mu.Lock()
+	var r *store.Revision
+	for i := range w.history {
+		if w.history[i].ID == rev {
+			r = &w.history[i]
+		}
+	}
+	ro := w.ro
+	w.mu.Unlock()
+	if r == nil {
+		return nil, fmt.Errorf("revision %s is not in the history", rev)
+	}
+	return process.NewGroup(process.GroupConfig{
+		Rollout:          w.name,
+		Revision:         rev,
+		Template:         r.Template,
+		Dir:              r.Dir,
+		TerminationGrace: w.grace(),
+		MinReady:         time.Duration(ro.Spec.MinReadySeconds) * time.Second,
+		LogDir:           filepath.Join(w.d.cfg.StateDir, "logs"),
+		StateDir:         filepath.Join(w.d.cfg.StateDir, "pids"),
+		Logger:           w.log.With("revision", rev),
+		Hooks: process.Hooks{
+			Changed:   w.kick,
+			Endpoints: func(rev string, addrs []string) {
+				if e := w.edge.Load(); e != nil {
+					e.proxy.SetEndpoints(rev, addrs)
+				}
+			},
+			Drain: func(ctx context.Context, addr string) error {
+				if e := w.edge.Load(); e != nil {
+					return e.proxy.Drain(ctx, addr)
+				}
+				return nil
+			},
+		},
+	}), nil
+}
+
+func (w *worker) grace() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if g := w.ro.Spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return v1alpha1.DefaultTerminationGrace * time.Second
+}
+
+// shutdown stops the replicas gracefully (each drained by the proxy first),
+// then the proxy and the analysis.
+func (w *worker) shutdown(cancelEdge context.CancelFunc) {
+	w.scale(nil)
+	w.leaving.Wait()
+	cancelEdge()
+	if e := w.edge.Load(); e != nil {
+		<-e.stopped
+	}
+}
+
+func readyAddrs(s process.GroupStatus) []string {
+	var out []string
+	for _, r := range s.Replicas {
+		if r.Ready && r.Addr != "" {
+			out = append(out, r.Addr)
+		}
+	}
+	return out
+}
