@@ -90,7 +90,7 @@ func (d *Daemon) Undo(ctx context.Context, name, revision string) error {
 	}
 	tmpl := target.Template
 	ro.Spec.Template = &tmpl
-	ro.Annotations[annRevision], ro.Annotations[annDir] = target.ID, target.Dir
+	ro.Annotations[AnnotationRevision], ro.Annotations[AnnotationDir] = target.ID, target.Dir
 	err = w.commitSpec(ro, store.Change{Events: []store.Event{{
 		Time: time.Now(), Type: rollout.EventNormal, Reason: "Undo", Actor: "user",
 		Message: fmt.Sprintf("undo: back to revision %s", target.ID),

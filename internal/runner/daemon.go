@@ -185,7 +185,7 @@ func (d *Daemon) applyOne(r *v1alpha1.Rollout, dir string) error {
 	if r.Annotations == nil {
 		r.Annotations = map[string]string{}
 	}
-	r.Annotations[annRevision], r.Annotations[annDir] = rev.ID, dir
+	r.Annotations[AnnotationRevision], r.Annotations[AnnotationDir] = rev.ID, dir
 	change := store.Change{Events: []store.Event{{Time: time.Now(), Type: rollout.EventNormal, Reason: "Applied", Message: fmt.Sprintf("spec applied (revision %s)", rev.ID), Actor: "user"}}}
 	if isNew {
 		change.Revision = &rev

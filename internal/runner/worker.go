@@ -20,10 +20,10 @@ import (
 
 // Annotations the daemon keeps on a stored Rollout.
 const (
-	// annRevision is the revision id of spec.template.
-	annRevision = "fledge.dev/revision"
-	// annDir is the directory relative paths of spec.template resolve against.
-	annDir = "fledge.dev/dir"
+	// AnnotationRevision is the revision id of spec.template.
+	AnnotationRevision = "fledge.dev/revision"
+	// AnnotationDir is the directory relative paths of spec.template resolve against.
+	AnnotationDir = "fledge.dev/dir"
 )
 
 // tick bounds the time between two decisions: observations that arrive
@@ -187,7 +187,7 @@ func (w *worker) reply(req *cmdRequest, err error) {
 func (w *worker) gather(ctx context.Context, ro *v1alpha1.Rollout, req *cmdRequest) rollout.Input {
 	in := rollout.Input{
 		Rollout:         ro,
-		DesiredRevision: ro.Annotations[annRevision],
+		DesiredRevision: ro.Annotations[AnnotationRevision],
 		Now:             time.Now(),
 		Replicas:        map[string]rollout.ReplicaObservation{},
 		Analysis:        w.runs.Observations(),
