@@ -37,7 +37,7 @@ func (d *decider) blueGreen() {
 		}
 		d.advanceTo(i+1, "blue-green step %d/%d completed: %s", i+1, blueGreenSteps, BlueGreenStepNames[i])
 	}
-	if st.CanaryRevision == "" || st.Abort {
+	if st.Abort {
 		return
 	}
 	d.out.Traffic = Traffic{Stable: st.StableRevision, Canary: st.CanaryRevision, CanaryWeight: st.CanaryWeight, Preview: st.CanaryRevision}
@@ -47,16 +47,11 @@ func (d *decider) blueGreen() {
 func (d *decider) blueGreenStep(i int32) bool {
 	b := d.spec.Strategy.BlueGreen
 	st := &d.st
-	preview := d.replicas()
-	if b.PreviewReplicaCount != nil {
-		preview = *b.PreviewReplicaCount
-	}
 	switch i {
 	case bgPreview:
-		d.canaryWant = preview
+		preview := d.previewReplicas()
 		if ready := d.ready(st.CanaryRevision); ready < preview {
-			d.wait("waiting for preview revision %s: %d/%d replicas ready", st.CanaryRevision, ready, preview)
-			d.waitsOnEdge = true
+			d.waitOnEdge("waiting for preview revision %s: %d/%d replicas ready", st.CanaryRevision, ready, preview)
 			return false
 		}
 		if st.PreviewReadyAt == nil {
@@ -68,7 +63,6 @@ func (d *decider) blueGreenStep(i int32) bool {
 		}
 		return d.blockingRun(&st.PrePromotionRun, "prepromotion", b.PrePromotionAnalysis)
 	case bgAwait:
-		d.canaryWant = preview
 		if st.PromoteFull {
 			return true
 		}
@@ -87,10 +81,8 @@ func (d *decider) blueGreenStep(i int32) bool {
 		}
 		return true
 	case bgSwitch:
-		d.canaryWant = d.replicas()
 		if ready := d.ready(st.CanaryRevision); ready < d.replicas() {
-			d.wait("scaling revision %s before the switch: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
-			d.waitsOnEdge = true
+			d.waitOnEdge("scaling revision %s before the switch: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
 			return false
 		}
 		if st.CanaryWeight != 100 {
@@ -98,17 +90,33 @@ func (d *decider) blueGreenStep(i int32) bool {
 		}
 		st.CanaryWeight = 100
 		if t := d.in.Traffic; t.Canary != st.CanaryRevision || t.CanaryWeight != 100 {
-			d.wait("waiting for the router to switch to revision %s", st.CanaryRevision)
-			d.waitsOnEdge = true
+			d.waitOnEdge("waiting for the router to switch to revision %s", st.CanaryRevision)
 			return false
 		}
 		return true
 	case bgPost:
-		d.canaryWant = d.replicas()
 		if b.PostPromotionAnalysis == nil || st.PromoteFull {
 			return true
 		}
 		return d.blockingRun(&st.PostPromotionRun, "postpromotion", b.PostPromotionAnalysis)
 	}
 	return true
+}
+
+// previewReplicas is the replica count of the preview before the switch.
+func (d *decider) previewReplicas() int32 {
+	if n := d.spec.Strategy.BlueGreen.PreviewReplicaCount; n != nil {
+		return *n
+	}
+	return d.replicas()
+}
+
+// blueGreenScale is the new revision's replica count: the preview's until
+// the switch, full from then on (and at once after promote --full, which
+// goes straight to the switch).
+func (d *decider) blueGreenScale() int32 {
+	if d.st.PromoteFull || d.st.CurrentStepIndex >= bgSwitch {
+		return d.replicas()
+	}
+	return d.previewReplicas()
 }

@@ -1,8 +1,10 @@
 package rollout
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"reflect"
+	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
 )
@@ -26,12 +28,11 @@ func (d *decider) canary() {
 			break
 		}
 		st.StepAnalysisRun = nil
-		d.advanceTo(i+1, "step %d/%d completed: %s", i+1, n, describeStep(c.Steps[i]))
+		d.advanceTo(i+1, "step %d/%d completed: %s", i+1, n, DescribeStep(c.Steps[i]))
 	}
 	if st.CanaryRevision == "" || st.Abort {
 		return // promoted or aborted meanwhile
 	}
-	d.canaryWant = max(d.canaryWant, canaryReplicas(d.replicas(), st.CanaryWeight), d.observedCanaryReplicas())
 	d.out.Traffic = d.canaryTraffic()
 }
 
@@ -42,10 +43,8 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 	case s.SetWeight != nil:
 		w := *s.SetWeight
 		need := canaryReplicas(d.replicas(), w)
-		d.canaryWant = max(d.canaryWant, need)
 		if ready := d.ready(st.CanaryRevision); w > st.CanaryWeight && ready < need {
-			d.wait("waiting for canary revision %s before weight %d%%: %d/%d replicas ready", st.CanaryRevision, w, ready, need)
-			d.waitsOnEdge = true
+			d.waitOnEdge("waiting for canary revision %s before weight %d%%: %d/%d replicas ready", st.CanaryRevision, w, ready, need)
 			return false
 		}
 		if st.CanaryWeight != w {
@@ -53,8 +52,7 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 		}
 		st.CanaryWeight = w
 		if t := d.in.Traffic; t.Canary != st.CanaryRevision || t.CanaryWeight != w {
-			d.wait("waiting for the router to apply weight %d%%", w)
-			d.waitsOnEdge = true
+			d.waitOnEdge("waiting for the router to apply weight %d%%", w)
 			return false
 		}
 		return true
@@ -64,16 +62,14 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 		name := fmt.Sprintf("step%d", st.CurrentStepIndex+1)
 		return d.blockingRun(&st.StepAnalysisRun, name, s.Analysis)
 	case s.SetHeaderRoute != nil:
-		if !routeApplied(d.in.Traffic.HeaderRoutes, s.SetHeaderRoute.Name, s.SetHeaderRoute) {
-			d.wait("waiting for the router to apply header route %q", s.SetHeaderRoute.Name)
-			d.waitsOnEdge = true
+		if r := s.SetHeaderRoute; !routeApplied(d.in.Traffic.HeaderRoutes, r.Name, *r, removesHeaderRoute(r)) {
+			d.waitOnEdge("waiting for the router to apply header route %q", s.SetHeaderRoute.Name)
 			return false
 		}
 		return true
 	case s.SetMirrorRoute != nil:
-		if !routeApplied(d.in.Traffic.MirrorRoutes, s.SetMirrorRoute.Name, s.SetMirrorRoute) {
-			d.wait("waiting for the router to apply mirror route %q", s.SetMirrorRoute.Name)
-			d.waitsOnEdge = true
+		if r := s.SetMirrorRoute; !routeApplied(d.in.Traffic.MirrorRoutes, r.Name, *r, removesMirrorRoute(r)) {
+			d.waitOnEdge("waiting for the router to apply mirror route %q", s.SetMirrorRoute.Name)
 			return false
 		}
 		return true
@@ -88,16 +84,15 @@ func (d *decider) pauseStep(p *v1alpha1.RolloutPause) bool {
 		d.st.Message = "paused: waiting for `fledge promote`"
 		return false
 	}
-	started := d.in.Now
-	if d.st.StepStartedAt != nil {
-		started = d.st.StepStartedAt.Time
+	if d.st.StepStartedAt == nil {
+		d.st.StepStartedAt = &d.now // a status from before the step's clock: start it now
 	}
-	left := p.Duration.Duration - d.in.Now.Sub(started)
+	left := p.Duration.Duration - d.in.Now.Sub(d.st.StepStartedAt.Time)
 	if left <= 0 {
 		return true
 	}
 	d.addPause(v1alpha1.PauseCanaryStep)
-	d.st.Message = fmt.Sprintf("paused for %s (%s left)", p.Duration.Duration, left.Round(1e9))
+	d.st.Message = fmt.Sprintf("paused for %s (%s left)", p.Duration.Duration, left.Round(time.Second))
 	d.requeue(left)
 	return false
 }
@@ -150,10 +145,8 @@ func (d *decider) backgroundHealthy() bool {
 // it stable.
 func (d *decider) promoteCanary() {
 	st := &d.st
-	d.canaryWant = d.replicas()
 	if ready := d.ready(st.CanaryRevision); ready < d.replicas() {
-		d.wait("promoting revision %s: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
-		d.waitsOnEdge = true
+		d.waitOnEdge("promoting revision %s: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
 		return
 	}
 	if st.CanaryWeight != 100 {
@@ -161,8 +154,7 @@ func (d *decider) promoteCanary() {
 	}
 	st.CanaryWeight = 100
 	if t := d.in.Traffic; t.Canary != st.CanaryRevision || t.CanaryWeight != 100 {
-		d.wait("promoting revision %s: waiting for the router to send it 100%%", st.CanaryRevision)
-		d.waitsOnEdge = true
+		d.waitOnEdge("promoting revision %s: waiting for the router to send it 100%%", st.CanaryRevision)
 		return
 	}
 	d.completePromotion()
@@ -176,48 +168,67 @@ func (d *decider) canaryTraffic() Traffic {
 	upto := min(int(st.CurrentStepIndex)+1, len(steps))
 	for _, s := range steps[:upto] {
 		if r := s.SetHeaderRoute; r != nil {
-			t.HeaderRoutes = setRoute(t.HeaderRoutes, r.Name, *r, len(r.Match) == 0)
+			t.HeaderRoutes = setRoute(t.HeaderRoutes, r.Name, *r, removesHeaderRoute(r))
 		}
 		if r := s.SetMirrorRoute; r != nil {
-			t.MirrorRoutes = setRoute(t.MirrorRoutes, r.Name, *r, len(r.Match) == 0 && r.Percentage == nil)
+			t.MirrorRoutes = setRoute(t.MirrorRoutes, r.Name, *r, removesMirrorRoute(r))
 		}
 	}
 	return t
 }
 
-// observedCanaryReplicas keeps the canary's replicas while the router still
-// sends it a weight larger than the one it is scaled for (a weight going down).
-func (d *decider) observedCanaryReplicas() int32 {
-	if t := d.in.Traffic; t.Canary == d.st.CanaryRevision {
-		return canaryReplicas(d.replicas(), t.CanaryWeight)
+// canaryScale is the canary's replica count: enough for its weight, for the
+// weight the current step raises it to (the replicas start before the weight
+// needs them, even while paused), for the larger weight the router may still
+// send it (a weight going down), and full once it is being promoted.
+func (d *decider) canaryScale() int32 {
+	st := &d.st
+	full := d.replicas()
+	if st.PromoteFull || st.CurrentStepIndex >= d.stepCount() {
+		return full
 	}
-	return 0
+	n := canaryReplicas(full, st.CanaryWeight)
+	if s, ok := d.currentStep(); ok && s.SetWeight != nil {
+		n = max(n, canaryReplicas(full, *s.SetWeight))
+	}
+	if t := d.in.Traffic; t.Canary == st.CanaryRevision {
+		n = max(n, canaryReplicas(full, t.CanaryWeight))
+	}
+	return n
 }
 
 // canaryReplicas is the replica count that serves weight percent of the
 // traffic of a version with full replicas: at least one, so that header
 // routes, mirrors and the preview always have a replica.
 func canaryReplicas(full, weight int32) int32 {
-	n := (full*weight + 99) / 100
-	return min(max(n, 1), max(full, 1))
+	n := (int64(full)*int64(weight) + 99) / 100 // in 64 bits: no overflow whatever the spec says
+	return int32(min(max(n, 1), int64(max(full, 1))))
+}
+
+// A route step without a match removes the route of its name (for a
+// mirror: without a percentage either, which alone mirrors every request).
+func removesHeaderRoute(r *v1alpha1.SetHeaderRoute) bool { return len(r.Match) == 0 }
+func removesMirrorRoute(r *v1alpha1.SetMirrorRoute) bool {
+	return len(r.Match) == 0 && r.Percentage == nil
 }
 
 // routeApplied tells whether the router applied the route named name as want
-// (or removed it, for a removal).
-func routeApplied[T v1alpha1.SetHeaderRoute | v1alpha1.SetMirrorRoute](have []T, name string, want *T) bool {
-	removal := false
-	switch w := any(want).(type) {
-	case *v1alpha1.SetHeaderRoute:
-		removal = len(w.Match) == 0
-	case *v1alpha1.SetMirrorRoute:
-		removal = len(w.Match) == 0 && w.Percentage == nil
-	}
+// (or, for a removal, has no route of that name).
+func routeApplied[T v1alpha1.SetHeaderRoute | v1alpha1.SetMirrorRoute](have []T, name string, want T, removal bool) bool {
 	for _, h := range have {
 		if routeName(h) == name {
-			return !removal && reflect.DeepEqual(h, *want)
+			return !removal && sameRoute(h, want)
 		}
 	}
 	return removal
+}
+
+// sameRoute compares routes as the API writes them, so that a router that
+// reports an empty list where the spec has none still counts as applied.
+func sameRoute(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 func routeName[T v1alpha1.SetHeaderRoute | v1alpha1.SetMirrorRoute](r T) string {
@@ -244,8 +255,8 @@ func setRoute[T v1alpha1.SetHeaderRoute | v1alpha1.SetMirrorRoute](rs []T, name 
 	return out
 }
 
-// describeStep says what a step does, for events and the CLI.
-func describeStep(s v1alpha1.CanaryStep) string {
+// DescribeStep says what a step does, for events, the CLI and the dashboard.
+func DescribeStep(s v1alpha1.CanaryStep) string {
 	switch {
 	case s.SetWeight != nil:
 		return fmt.Sprintf("setWeight %d%%", *s.SetWeight)
@@ -262,9 +273,6 @@ func describeStep(s v1alpha1.CanaryStep) string {
 	}
 	return "empty step"
 }
-
-// DescribeStep says what a step does, for the CLI and the dashboard.
-func DescribeStep(s v1alpha1.CanaryStep) string { return describeStep(s) }
 
 func templateNames(a *v1alpha1.RolloutAnalysis) string {
 	s := ""

@@ -1,118 +1,153 @@
 package rollout
 
 import (
+	"fmt"
+
 	"fledge.dev/fledge/api/v1alpha1"
 )
 
 // applyCommand applies the user's command to the status, or explains in
-// CommandError why it does not apply.
+// CommandError why it does not apply (and then changes nothing).
 func (d *decider) applyCommand() {
 	st := &d.st
-	inRollout := st.CanaryRevision != ""
-	refuse := func(msg string) { d.out.CommandError = msg }
+	var refusal string
 	switch d.in.Command {
 	case CommandNone:
 	case CommandPause:
 		if hasPause(st.PauseConditions, v1alpha1.PauseUser) {
-			return
+			refusal = "already paused by user: `fledge resume` to go on"
+			break
 		}
 		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseUser, StartTime: d.now})
 		d.event(EventNormal, "Paused", "paused by user")
 	case CommandResume:
-		d.resume()
+		refusal = d.resume()
 	case CommandAbort:
-		if !inRollout || st.Abort {
-			refuse("nothing to abort: no rollout is in progress")
-			return
+		if refusal = d.notReleasing(); refusal == "" {
+			d.abort("Aborted", "aborted by user")
 		}
-		d.abort("Aborted", "aborted by user")
 	case CommandRetry:
 		if !st.Abort {
-			refuse("nothing to retry: the rollout is not aborted")
-			return
+			refusal = "nothing to retry: the rollout is not aborted"
+			break
 		}
 		attempt := st.Attempt + 1
 		d.resetRollout(st.CanaryRevision)
 		st.Attempt = attempt
 		d.event(EventNormal, "Retried", "retrying revision %s from the first step (attempt %d)", st.CanaryRevision, attempt)
 	case CommandPromote:
-		if !inRollout || st.Abort {
-			refuse("nothing to promote: no rollout is in progress")
-			return
+		if refusal = d.notReleasing(); refusal == "" {
+			refusal = d.promoteStep()
 		}
-		d.promoteStep()
 	case CommandPromoteFull:
-		if !inRollout {
-			refuse("nothing to promote: no rollout is in progress")
-			return
-		}
-		if st.Abort {
-			st.Abort, st.AbortedAt, st.Message = false, nil, ""
-		}
-		st.PromoteFull = true
-		st.PauseConditions = dropPause(st.PauseConditions, v1alpha1.PauseCanaryStep, v1alpha1.PauseInconclusive,
-			v1alpha1.PausePreviewPromotion, v1alpha1.PauseUser)
-		st.ProgressAt = &d.now
-		d.event(EventNormal, "PromotedFull", "promote --full: skipping the remaining steps and analyses of revision %s", st.CanaryRevision)
+		refusal = d.promoteFull()
 	default:
-		refuse("unknown command " + string(d.in.Command))
+		refusal = "unknown command " + string(d.in.Command)
 	}
+	d.out.CommandError = refusal
 }
 
-// resume lifts a user pause and an inconclusive pause, and ends a pause step
-// that waits for a human.
-func (d *decider) resume() {
+// notReleasing says why there is no release to act on, if there is none.
+func (d *decider) notReleasing() string {
+	switch {
+	case d.st.CanaryRevision == "":
+		return "no rollout is in progress"
+	case d.st.Abort:
+		return fmt.Sprintf("the rollout of revision %s is aborted: `fledge retry` starts it again", d.st.CanaryRevision)
+	}
+	return ""
+}
+
+// resume lifts a user pause and an inconclusive pause; if there is none, it
+// ends a pause that waits for a human (a pause step without duration, a
+// blue-green awaiting promotion). One layer at a time: a human who paused
+// a rollout waiting at a manual gate resumes it to the gate, not past it.
+func (d *decider) resume() string {
 	st := &d.st
 	was := len(st.PauseConditions)
 	st.PauseConditions = dropPause(st.PauseConditions, v1alpha1.PauseUser, v1alpha1.PauseInconclusive)
-	resumed := len(st.PauseConditions) < was
-	if resumed {
-		// Inconclusive runs are spent: the next decision starts fresh ones.
+	if len(st.PauseConditions) < was {
+		// Inconclusive runs are spent: the rollout starts fresh ones.
 		for _, ref := range []**v1alpha1.RunRef{&st.StepAnalysisRun, &st.BackgroundAnalysisRun, &st.PrePromotionRun, &st.PostPromotionRun} {
 			if *ref != nil && (*ref).Phase.Completed() && (*ref).Phase != v1alpha1.AnalysisSuccessful {
 				*ref = nil
 			}
 		}
+		st.ProgressAt = &d.now
+		d.event(EventNormal, "Resumed", "resumed by user")
+		return ""
 	}
-	if st.CanaryRevision != "" && !st.Abort && d.waitsForHuman() {
-		d.promoteStep()
-		return
+	if d.notReleasing() == "" && d.waitsForHuman() {
+		return d.promoteStep()
 	}
-	if !resumed {
-		d.out.CommandError = "nothing to resume: the rollout is not paused"
-		return
+	if d.spec.Paused {
+		return "paused by spec.paused: set it to false to resume"
 	}
-	st.ProgressAt = &d.now
-	d.event(EventNormal, "Resumed", "resumed by user")
+	return "nothing to resume: the rollout is not paused"
 }
 
-// waitsForHuman tells whether the current step waits for promote.
+// waitsForHuman tells whether the rollout is paused at a step that only a
+// human ends.
 func (d *decider) waitsForHuman() bool {
 	if d.spec.Strategy.BlueGreen != nil {
 		return hasPause(d.st.PauseConditions, v1alpha1.PausePreviewPromotion)
 	}
 	s, ok := d.currentStep()
-	return ok && s.Pause != nil && s.Pause.Duration == nil
+	return ok && s.Pause != nil && s.Pause.Duration == nil && hasPause(d.st.PauseConditions, v1alpha1.PauseCanaryStep)
 }
 
-// promoteStep ends the current step, whatever it waits for.
-func (d *decider) promoteStep() {
+// promoteStep ends the current step, whatever it waits for, or says why it
+// cannot.
+func (d *decider) promoteStep() string {
 	st := &d.st
 	if d.spec.Strategy.BlueGreen != nil {
-		if st.CurrentStepIndex < bgSwitch {
+		switch st.CurrentStepIndex {
+		case bgPreview, bgAwait:
 			st.PrePromotionRun = nil
 			d.advanceTo(bgSwitch, "promoted by user: switching to revision %s", st.CanaryRevision)
-		} else {
-			d.advanceTo(st.CurrentStepIndex+1, "promoted by user")
+		case bgSwitch:
+			// Skipping the switch would promote a revision that the router
+			// does not send the traffic to yet.
+			return fmt.Sprintf("revision %s is taking the traffic: nothing to promote until the switch is done", st.CanaryRevision)
+		case bgPost:
+			st.PostPromotionRun = nil
+			d.advanceTo(bgPost+1, "promoted by user: post-promotion analysis skipped")
+		default:
+			return fmt.Sprintf("all steps are done: revision %s is being promoted", st.CanaryRevision)
 		}
-		return
+		return ""
 	}
 	if st.CurrentStepIndex >= d.stepCount() {
-		st.PromoteFull = true
-		return
+		return fmt.Sprintf("all steps are done: revision %s is being promoted", st.CanaryRevision)
 	}
 	st.StepAnalysisRun = nil
 	d.advanceTo(st.CurrentStepIndex+1, "promoted by user: step %d skipped", st.CurrentStepIndex+1)
+	return ""
+}
+
+// promoteFull skips every remaining step and analysis (as Argo Rollouts
+// does, the runs are terminated: their verdict no longer matters), even of
+// an aborted rollout: promote --full is a human's final word, and the way
+// undo goes back to a previous revision.
+func (d *decider) promoteFull() string {
+	st := &d.st
+	if st.CanaryRevision == "" {
+		return "no rollout is in progress"
+	}
+	if st.Abort {
+		st.Abort, st.AbortedAt, st.Message = false, nil, ""
+		if d.spec.Strategy.BlueGreen != nil {
+			// The abort switched the traffic back: switch again.
+			st.CurrentStepIndex = min(st.CurrentStepIndex, bgSwitch)
+		}
+	}
+	st.PromoteFull = true
+	st.StepAnalysisRun, st.BackgroundAnalysisRun, st.PrePromotionRun, st.PostPromotionRun = nil, nil, nil, nil
+	st.PauseConditions = dropPause(st.PauseConditions, v1alpha1.PauseCanaryStep, v1alpha1.PauseInconclusive,
+		v1alpha1.PausePreviewPromotion, v1alpha1.PauseUser)
+	st.ProgressAt = &d.now
+	d.event(EventNormal, "PromotedFull", "promote --full: skipping the remaining steps and analyses of revision %s", st.CanaryRevision)
+	return ""
 }
 
 // advanceTo moves to step i, starting its clock.

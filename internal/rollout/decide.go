@@ -12,9 +12,15 @@ import (
 // pure: the same Input always gives the same Decision, and deciding again
 // from the Decision's status with unchanged observations changes nothing.
 func Decide(in Input) Decision {
+	spec := in.Rollout.Spec
+	if spec.Strategy.Canary == nil && spec.Strategy.BlueGreen == nil {
+		// Validation requires a strategy; without one, a revision is
+		// released at once, as by a canary without steps.
+		spec.Strategy.Canary = &v1alpha1.CanaryStrategy{}
+	}
 	d := &decider{
 		in:   in,
-		spec: &in.Rollout.Spec,
+		spec: &spec,
 		st:   cloneStatus(in.Rollout.Status),
 		now:  metaTime(in.Now),
 		out:  Decision{Replicas: map[string]int32{}},
@@ -31,17 +37,18 @@ type decider struct {
 	now  metav1.Time
 	out  Decision
 
-	// waiting says what the rollout waits for when it is not paused: replicas
-	// or traffic count against the progress deadline, analysis does not.
+	// waiting says what the rollout waits for when it is not paused;
+	// waitsOnEdge says it waits on replicas or the router, which count
+	// against the progress deadline (analysis and timers do not).
 	waiting     string
 	waitsOnEdge bool
-	// canaryWant is the replica count the strategy wants for the canary.
-	canaryWant int32
 	// deadlineExceeded explains a missed deadline that did not abort.
 	deadlineExceeded string
 }
 
 func (d *decider) run() {
+	// A status edited by hand must not crash the engine.
+	d.st.CurrentStepIndex = max(d.st.CurrentStepIndex, 0)
 	d.adoptRevision()
 	d.applyCommand()
 	d.observeRuns()
@@ -67,6 +74,8 @@ func (d *decider) run() {
 func (d *decider) adoptRevision() {
 	want := d.in.DesiredRevision
 	switch {
+	case want == "":
+		// The edge has not resolved the template to a revision: nothing to adopt.
 	case d.st.StableRevision == "":
 		d.st.StableRevision = want
 		d.st.ProgressAt = &d.now
@@ -84,7 +93,8 @@ func (d *decider) adoptRevision() {
 	}
 }
 
-// resetRollout starts over with canary (none when empty).
+// resetRollout starts over with canary (none when empty). A user's pause
+// survives: it was asked for the rollout, whatever it releases.
 func (d *decider) resetRollout(canary string) {
 	st := &d.st
 	st.CanaryRevision = canary
@@ -124,15 +134,13 @@ func (d *decider) steady() {
 	d.st.CurrentStepIndex = d.stepCount()
 	d.st.CanaryWeight = 0
 	d.out.Traffic = Traffic{Stable: d.st.StableRevision}
-	ready := d.ready(d.st.StableRevision)
-	if ready < d.replicas() {
+	if ready := d.ready(d.st.StableRevision); ready < d.replicas() {
 		d.wait("waiting for stable revision %s: %d/%d replicas ready", d.st.StableRevision, ready, d.replicas())
-		d.waitsOnEdge = true
 	}
 }
 
 // aborted sends all traffic to stable; the canary is scaled down once the
-// router confirms it gets nothing (see finish).
+// router confirms it gets nothing (see desiredReplicas).
 func (d *decider) aborted() {
 	d.out.Traffic = Traffic{Stable: d.st.StableRevision}
 	d.st.CanaryWeight = 0
@@ -152,10 +160,7 @@ func (d *decider) stepCount() int32 {
 	if d.spec.Strategy.BlueGreen != nil {
 		return blueGreenSteps
 	}
-	if c := d.spec.Strategy.Canary; c != nil {
-		return int32(len(c.Steps))
-	}
-	return 0
+	return int32(len(d.spec.Strategy.Canary.Steps))
 }
 
 // wait records what the rollout is waiting for (the first reason wins).
@@ -163,6 +168,13 @@ func (d *decider) wait(format string, args ...any) {
 	if d.waiting == "" {
 		d.waiting = fmt.Sprintf(format, args...)
 	}
+}
+
+// waitOnEdge records a wait on replicas or the router: the edges are
+// expected to get there, so it counts against the progress deadline.
+func (d *decider) waitOnEdge(format string, args ...any) {
+	d.wait(format, args...)
+	d.waitsOnEdge = true
 }
 
 // requeue asks to be called again within after.
@@ -180,12 +192,14 @@ func (d *decider) event(typ, reason, format string, args ...any) {
 	d.out.Events = append(d.out.Events, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
-// abort aborts the rollout for a reason.
+// abort aborts the rollout for a reason. The pauses of the steps go with
+// it: an aborted rollout waits for nothing but retry or a new revision.
 func (d *decider) abort(reason, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	d.st.Abort, d.st.AbortedAt = true, &d.now
 	d.st.Message = "rollout aborted: " + msg
-	d.st.CanaryWeight = 0
+	d.st.PauseConditions = dropPause(d.st.PauseConditions, v1alpha1.PauseCanaryStep, v1alpha1.PauseInconclusive,
+		v1alpha1.PausePreviewPromotion)
 	d.event(EventWarning, reason, "%s", d.st.Message)
 	d.aborted()
 }

@@ -15,7 +15,13 @@
 //     weight rises only once enough canary replicas are ready for it;
 //   - nothing is promoted before every step and analysis passed (unless a
 //     human says `promote --full`);
+//   - a revision becomes stable only once the router sends it everything;
 //   - an inconclusive analysis pauses, it never passes;
+//   - a command that does not apply changes nothing but CommandError;
 //   - deciding again from the decided status, with the same observations,
 //     changes nothing.
+//
+// The tests check these on every decision they make (contract_test.go), in
+// table tests, in random worlds that lag behind the decisions
+// (world_test.go) and under the fuzzer (FuzzDecide).
 package rollout

@@ -48,11 +48,11 @@ type Command string
 const (
 	CommandNone        Command = ""
 	CommandPromote     Command = "promote"      // end the current step (a pause, an analysis) and go on
-	CommandPromoteFull Command = "promote-full" // skip every remaining step and analysis
+	CommandPromoteFull Command = "promote-full" // skip every remaining step and analysis (their runs are terminated)
 	CommandAbort       Command = "abort"        // traffic back to stable, canary scaled down
 	CommandRetry       Command = "retry"        // start an aborted rollout again from step 0
 	CommandPause       Command = "pause"        // hold where it is
-	CommandResume      Command = "resume"       // lift a user pause, an inconclusive pause, or an indefinite pause step
+	CommandResume      Command = "resume"       // lift a user or inconclusive pause; with none, end a pause that waits for a human
 )
 
 // Traffic is the desired (in a Decision) or applied (in an Input) state of

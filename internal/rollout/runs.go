@@ -21,11 +21,13 @@ func (d *decider) useRun(ref **v1alpha1.RunRef, role string, a *v1alpha1.Rollout
 	return (*ref).Phase
 }
 
-// observeRuns refreshes the phase of every run the status refers to.
+// observeRuns refreshes the phase of every run the status refers to. A
+// verdict is final: a run the edge lost and started again under the same
+// name does not take back a verdict already acted on.
 func (d *decider) observeRuns() {
 	for _, r := range d.runRefs() {
 		obs, ok := d.in.Analysis[r.ref.Name]
-		if !ok || obs.Phase == "" || obs.Phase == r.ref.Phase && obs.Message == r.ref.Message {
+		if !ok || obs.Phase == "" || r.ref.Phase.Completed() || obs.Phase == r.ref.Phase && obs.Message == r.ref.Message {
 			continue
 		}
 		if obs.Phase != r.ref.Phase && obs.Phase.Completed() {
@@ -56,8 +58,8 @@ func (d *decider) runRefs() []heldRun {
 		}
 	}
 	if c := d.spec.Strategy.Canary; c != nil {
-		if i := int(st.CurrentStepIndex); i < len(c.Steps) {
-			add(st.StepAnalysisRun, c.Steps[i].Analysis, true)
+		if s, ok := d.currentStep(); ok {
+			add(st.StepAnalysisRun, s.Analysis, true)
 		}
 		if c.Analysis != nil {
 			add(st.BackgroundAnalysisRun, &c.Analysis.RolloutAnalysis, false)
@@ -92,19 +94,9 @@ func (d *decider) inconclusive(ref *v1alpha1.RunRef) {
 	d.st.Message = fmt.Sprintf("paused: analysis %s is %s: %s", ref.Name, ref.Phase, ref.Message)
 }
 
-// paused tells whether a user, the spec or an inconclusive analysis holds
-// the rollout (a pause step is handled by the step itself).
+// paused tells whether the spec, a user or an inconclusive analysis holds
+// the rollout where it is (a pause step is handled by the step itself).
 func (d *decider) paused() bool {
-	st := &d.st
-	switch {
-	case d.spec.Paused:
-		st.Message = "paused: spec.paused is true"
-	case hasPause(st.PauseConditions, v1alpha1.PauseUser):
-		st.Message = "paused by user: `fledge resume` to go on"
-	case hasPause(st.PauseConditions, v1alpha1.PauseInconclusive):
-		return true // inconclusive() wrote the message
-	default:
-		return false
-	}
-	return true
+	return d.spec.Paused || hasPause(d.st.PauseConditions, v1alpha1.PauseUser) ||
+		hasPause(d.st.PauseConditions, v1alpha1.PauseInconclusive)
 }

@@ -19,7 +19,6 @@ func (d *decider) completePromotion() {
 	}
 	st.StableRevision = rev
 	d.resetRollout("")
-	st.CurrentStepIndex = d.stepCount()
 	d.event(EventNormal, "Promoted", "revision %s is stable (previous %s kept %s for undo)", rev, old, delay)
 	d.steady()
 }
@@ -50,7 +49,15 @@ func (d *decider) noteProgress() {
 // not count: they have their own clocks.
 func (d *decider) checkDeadline() {
 	st := &d.st
-	if st.CanaryRevision == "" || st.Abort || !d.waitsOnEdge || len(st.PauseConditions) > 0 || d.spec.Paused || st.ProgressAt == nil {
+	if st.CanaryRevision == "" || st.Abort || len(st.PauseConditions) > 0 || d.spec.Paused {
+		return
+	}
+	if d.in.Rollout.Status.Phase == v1alpha1.PhasePaused {
+		// A pause just ended (spec.paused set back to false, say): the
+		// time spent paused does not count.
+		st.ProgressAt = &d.now
+	}
+	if !d.waitsOnEdge || st.ProgressAt == nil {
 		return
 	}
 	deadline := time.Duration(v1alpha1.Int32(d.spec.ProgressDeadlineSeconds)) * time.Second
@@ -63,6 +70,9 @@ func (d *decider) checkDeadline() {
 	if v1alpha1.Bool(d.spec.ProgressDeadlineAbort) {
 		d.abort("ProgressDeadlineExceeded", "%s", why)
 		return
+	}
+	if d.in.Rollout.Status.Phase != v1alpha1.PhaseDegraded {
+		d.event(EventWarning, "ProgressDeadlineExceeded", "%s", why)
 	}
 	d.deadlineExceeded = why
 }
@@ -81,14 +91,17 @@ func (d *decider) finish() {
 	st.Replicas, st.ReadyReplicas = total, ready
 	st.UpdatedReplicas, st.UpdatedReadyReplicas = want.Replicas, want.Ready
 
-	paused := d.spec.Paused || len(st.PauseConditions) > 0
 	switch {
 	case st.Abort:
 		st.Phase = v1alpha1.PhaseDegraded
 	case d.deadlineExceeded != "":
 		st.Phase, st.Message = v1alpha1.PhaseDegraded, d.deadlineExceeded
-	case paused:
-		st.Phase = v1alpha1.PhasePaused
+	case d.spec.Paused:
+		st.Phase, st.Message = v1alpha1.PhasePaused, "paused: spec.paused is true"
+	case hasPause(st.PauseConditions, v1alpha1.PauseUser):
+		st.Phase, st.Message = v1alpha1.PhasePaused, "paused by user: `fledge resume` to go on"
+	case len(st.PauseConditions) > 0:
+		st.Phase = v1alpha1.PhasePaused // the step or analysis that paused wrote why
 	case st.CanaryRevision != "" || d.waiting != "":
 		st.Phase = v1alpha1.PhaseProgressing
 		st.Message = d.waiting
@@ -115,11 +128,21 @@ func (d *decider) desiredReplicas() {
 		want[st.StableRevision] = d.replicas()
 	}
 	if st.CanaryRevision != "" && !st.Abort {
-		want[st.CanaryRevision] = max(d.canaryWant, 1)
+		if d.spec.Strategy.BlueGreen != nil {
+			want[st.CanaryRevision] = max(d.blueGreenScale(), 1)
+		} else {
+			want[st.CanaryRevision] = max(d.canaryScale(), 1)
+		}
+	}
+	// The canary being released is already scaled for the weight the
+	// router sends it, so that it can scale down as its weight does.
+	releasing := st.CanaryRevision
+	if st.Abort {
+		releasing = ""
 	}
 	t := d.in.Traffic
 	for _, rev := range []string{t.Stable, t.Preview, routedCanary(t)} {
-		if rev == "" {
+		if rev == "" || rev == releasing {
 			continue
 		}
 		if have := d.in.Replicas[rev].Replicas; want[rev] < have {
@@ -127,7 +150,7 @@ func (d *decider) desiredReplicas() {
 		}
 	}
 	for rev, n := range want {
-		if n == 0 {
+		if n <= 0 {
 			delete(want, rev)
 		}
 	}

@@ -183,7 +183,7 @@ func (w *worker) newGroup(rev string) (*process.Group, error) {
 		StateDir:         filepath.Join(w.d.cfg.StateDir, "pids"),
 		Logger:           w.log.With("revision", rev),
 		Hooks: process.Hooks{
-			Changed:   w.kick,
+			Changed: w.kick,
 			Endpoints: func(rev string, addrs []string) {
 				if e := w.edge.Load(); e != nil {
 					e.proxy.SetEndpoints(rev, addrs)
@@ -221,7 +221,7 @@ func (w *worker) shutdown(cancelEdge context.CancelFunc) {
 
 func readyAddrs(s process.GroupStatus) []string {
 	var out []string
-	for _, r := range s.Replicas {
+	for _, r := range s.Items {
 		if r.Ready && r.Addr != "" {
 			out = append(out, r.Addr)
 		}

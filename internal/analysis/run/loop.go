@@ -1,0 +1,151 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/analysis"
+	"fledge.dev/fledge/internal/analysis/provider"
+)
+
+// MaxMeasureTimeout bounds one measurement (shorter when the metric's
+// interval is).
+const MaxMeasureTimeout = 30 * time.Second
+
+// idle is how long the loop sleeps with nothing scheduled; Ensure and
+// Restore wake it sooner.
+const idle = time.Hour
+
+// Start takes the measurements as they fall due, one at a time, until ctx
+// ends. It returns nil when ctx ends, an error if called twice.
+func (m *Manager) Start(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		return errors.New("analysis runs of " + m.cfg.Rollout + ": already started")
+	}
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		due, next := m.due()
+		for _, j := range due {
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.measure(ctx, j)
+		}
+		if len(due) > 0 {
+			continue
+		}
+		wait := idle
+		if !next.IsZero() {
+			wait = next.Sub(m.cfg.Clock())
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// job is a measurement due.
+type job struct {
+	run    string
+	metric int
+	at     time.Time
+}
+
+// due lists the measurements due now, earliest first, and the time of the
+// next one otherwise (zero when none is scheduled).
+func (m *Manager) due() ([]job, time.Time) {
+	now := m.cfg.Clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var jobs []job
+	var next time.Time
+	for name, t := range m.runs {
+		if !measuring(t) {
+			continue
+		}
+		for i, r := range t.run.Status.MetricResults {
+			switch at := r.NextMeasurementAt; {
+			case at == nil:
+			case !at.Time.After(now):
+				jobs = append(jobs, job{run: name, metric: i, at: at.Time})
+			case next.IsZero() || at.Time.Before(next):
+				next = at.Time
+			}
+		}
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].at.Before(jobs[j].at) })
+	return jobs, next
+}
+
+// measuring tells whether a run takes measurements.
+func measuring(t *tracked) bool {
+	return t.providers != nil && !t.run.Spec.Terminate && !t.run.Status.Phase.Completed()
+}
+
+// measure takes one measurement and folds it into its run; the run is
+// saved, and Changed called if its phase changed.
+func (m *Manager) measure(ctx context.Context, j job) {
+	m.mu.Lock()
+	t := m.runs[j.run]
+	if t == nil || !measuring(t) || j.metric >= len(t.run.Spec.Metrics) {
+		m.mu.Unlock()
+		return
+	}
+	run, metric := t.run, t.run.Spec.Metrics[j.metric]
+	now := m.cfg.Clock()
+	env := t.env
+	env.WindowStart = analysis.WindowStart(metric, run.Status.MetricResults[j.metric], run.Status.StartedAt.Time)
+	env.Now = now
+	p := t.providers[metric.Name]
+	m.mu.Unlock()
+
+	res, err := m.call(ctx, p, metric, env)
+	if ctx.Err() != nil {
+		return // shutting down: the measurement is taken again after a restart
+	}
+	ms := analysis.Judge(metric, res, err, now, m.cfg.Clock())
+
+	m.mu.Lock()
+	if m.runs[j.run] != t || t.run != run || !measuring(t) {
+		m.mu.Unlock()
+		return // terminated or replaced meanwhile
+	}
+	before := run.Status.Phase
+	status := run.Status
+	status.MetricResults = clone(run).Status.MetricResults
+	r := &status.MetricResults[j.metric]
+	r.Measurements = append(r.Measurements, ms)
+	run.Status = analysis.Assess(run.Spec, status, m.cfg.Clock())
+	after, msg := run.Status.Phase, run.Status.Message
+	m.mu.Unlock()
+
+	m.cfg.Logger.Debug("measured", "run", j.run, "metric", metric.Name, "phase", ms.Phase, "value", ms.Value, "message", ms.Message)
+	m.save(j.run)
+	if after != before {
+		level := m.cfg.Logger.Info
+		if after == v1alpha1.AnalysisFailed || after == v1alpha1.AnalysisError || after == v1alpha1.AnalysisInconclusive {
+			level = m.cfg.Logger.Warn
+		}
+		level("analysis run "+string(after), "run", j.run, "message", msg)
+		m.cfg.Changed()
+	}
+}
+
+// call asks a provider for one value, within the metric's time limit.
+func (m *Manager) call(ctx context.Context, p provider.Provider, metric v1alpha1.Metric, env provider.Env) (provider.Result, error) {
+	timeout := MaxMeasureTimeout
+	if metric.Interval != nil && metric.Interval.Duration < timeout {
+		timeout = metric.Interval.Duration
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return p.Measure(ctx, metric, env)
+}

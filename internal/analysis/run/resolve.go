@@ -1,0 +1,115 @@
+package run
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"fledge.dev/fledge/api/v1alpha1"
+)
+
+// resolved is what a run measures: its templates' metrics with their
+// arguments substituted.
+type resolved struct {
+	metrics []v1alpha1.Metric
+	// args lists every template argument with its value, in the order the
+	// templates declare them.
+	args []v1alpha1.AnalysisRunArgument
+}
+
+// resolve builds the metrics of an analysis from the rollout's templates.
+func resolve(a v1alpha1.RolloutAnalysis, templates []v1alpha1.NamedAnalysisTemplate) (resolved, error) {
+	var out resolved
+	if len(a.Templates) == 0 {
+		return out, fmt.Errorf("the analysis names no template")
+	}
+	given := map[string]string{}
+	for _, arg := range a.Args {
+		given[arg.Name] = arg.Value
+	}
+	seen := map[string]bool{}
+	for _, ref := range a.Templates {
+		t, err := template(ref, templates)
+		if err != nil {
+			return out, err
+		}
+		values := map[string]string{}
+		for _, arg := range t.Args {
+			v, ok := given[arg.Name]
+			if !ok && arg.Value == nil {
+				return out, fmt.Errorf("template %q: argument %q has no value: give it in the analysis's args", t.Name, arg.Name)
+			}
+			if !ok {
+				v = *arg.Value
+			}
+			values[arg.Name] = v
+			if !seen[arg.Name] {
+				seen[arg.Name] = true
+				out.args = append(out.args, v1alpha1.AnalysisRunArgument{Name: arg.Name, Value: v})
+			}
+		}
+		for _, m := range t.Metrics {
+			m, err := substitute(m, values)
+			if err != nil {
+				return out, fmt.Errorf("template %q: %w", t.Name, err)
+			}
+			out.metrics = append(out.metrics, m)
+		}
+	}
+	spec := v1alpha1.AnalysisTemplateSpec{Metrics: out.metrics}
+	spec.Default()
+	return out, nil
+}
+
+// template finds the template a reference names.
+func template(ref v1alpha1.AnalysisTemplateRef, templates []v1alpha1.NamedAnalysisTemplate) (v1alpha1.NamedAnalysisTemplate, error) {
+	if ref.ClusterScope {
+		return v1alpha1.NamedAnalysisTemplate{}, fmt.Errorf("template %q: cluster-scoped templates exist only in Kubernetes mode", ref.TemplateName)
+	}
+	names := make([]string, 0, len(templates))
+	for _, t := range templates {
+		if t.Name == ref.TemplateName {
+			return t, nil
+		}
+		names = append(names, strconv.Quote(t.Name))
+	}
+	have := "none is defined"
+	if len(names) > 0 {
+		have = "have " + strings.Join(names, ", ")
+	}
+	return v1alpha1.NamedAnalysisTemplate{}, fmt.Errorf("no analysis template %q in the rollout's analysisTemplates (%s)", ref.TemplateName, have)
+}
+
+// argRef matches {{args.name}}, spaces allowed inside the braces.
+var argRef = regexp.MustCompile(`\{\{\s*args\.([^\s{}]+)\s*\}\}`)
+
+// substitute replaces {{args.name}} in every text field of a metric, so
+// that any provider's fields (a query, a route) can take arguments without
+// the run knowing them.
+func substitute(m v1alpha1.Metric, values map[string]string) (v1alpha1.Metric, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return m, fmt.Errorf("metric %q: %w", m.Name, err)
+	}
+	var missing []string
+	out := argRef.ReplaceAllFunc(b, func(ref []byte) []byte {
+		name := string(argRef.FindSubmatch(ref)[1])
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+			return ref
+		}
+		q, _ := json.Marshal(v) // a string always marshals
+		return q[1 : len(q)-1]  // inside the JSON string it replaces
+	})
+	if len(missing) > 0 {
+		return m, fmt.Errorf("metric %q refers to {{args.%s}}, which its template does not declare", m.Name, missing[0])
+	}
+	var sub v1alpha1.Metric
+	if err := json.Unmarshal(out, &sub); err != nil {
+		return m, fmt.Errorf("metric %q after substituting its arguments: %w", m.Name, err)
+	}
+	return sub, nil
+}
