@@ -27,7 +27,7 @@ type edge struct {
 
 // proxyConfig is the proxy's configuration for a rollout.
 func (w *worker) proxyConfig(ro *v1alpha1.Rollout) (proxy.Config, error) {
-	cfg := proxy.Config{Rollout: ro.Name, Metrics: w.d.cfg.Metrics, Logger: w.log}
+	cfg := proxy.Config{Rollout: ro.Name, Metrics: w.d.cfg.Metrics, Logger: w.d.log}
 	var tr *v1alpha1.TrafficRouting
 	switch s := ro.Spec.Strategy; {
 	case s.Canary != nil:
@@ -181,7 +181,7 @@ func (w *worker) newGroup(rev string) (*process.Group, error) {
 		MinReady:         time.Duration(ro.Spec.MinReadySeconds) * time.Second,
 		LogDir:           filepath.Join(w.d.cfg.StateDir, "logs"),
 		StateDir:         filepath.Join(w.d.cfg.StateDir, "pids"),
-		Logger:           w.log.With("revision", rev),
+		Logger:           w.d.log, // the group adds rollout and revision
 		Hooks: process.Hooks{
 			Changed: w.kick,
 			Endpoints: func(rev string, addrs []string) {

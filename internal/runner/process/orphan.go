@@ -42,6 +42,9 @@ func writePidFile(dir, replica string, pid, port int) error {
 	if err != nil {
 		return fmt.Errorf("pid file of %s: %w", replica, err)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pid directory: %w", err)
+	}
 	tmp := pidPath(dir, replica) + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("pid file of %s: %w", replica, err)

@@ -43,6 +43,9 @@ func startProcess(spec procSpec) (*proc, error) {
 	cmd.Dir, cmd.Env = spec.dir, spec.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if spec.log != "" {
+		if err := os.MkdirAll(filepath.Dir(spec.log), 0o700); err != nil {
+			return nil, fmt.Errorf("replica log directory: %w", err)
+		}
 		f, err := os.OpenFile(spec.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("open replica log: %w", err)
