@@ -24,16 +24,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("duration %s: a number of seconds must be a whole number", n)
 		}
-		d.Duration = time.Duration(secs) * time.Second
-		return nil
+		d.Duration, err = fromSeconds(secs)
+		return err
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration: want a string such as \"30s\" or a number of seconds, got %s", b)
 	}
 	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		d.Duration = time.Duration(secs) * time.Second
-		return nil
+		d.Duration, err = fromSeconds(secs)
+		return err
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
@@ -41,6 +41,18 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	d.Duration = v
 	return nil
+}
+
+// maxSeconds is the longest duration time.Duration holds, about 292 years.
+const maxSeconds = int64(1<<63-1) / int64(time.Second)
+
+// fromSeconds converts whole seconds, refusing what would overflow instead
+// of wrapping to a negative or tiny duration.
+func fromSeconds(secs int64) (time.Duration, error) {
+	if secs > maxSeconds || secs < -maxSeconds {
+		return 0, fmt.Errorf("duration %d seconds: too long (at most %d)", secs, maxSeconds)
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // MarshalJSON writes the duration as a string.

@@ -10,7 +10,7 @@
 #   bench/proxy/run.sh                      # 3 interleaved rounds of 10s each
 #   ROUNDS=5 DURATION=20s bench/proxy/run.sh
 #   PROFILE=1 bench/proxy/run.sh            # + a CPU profile of Fledge's proxy
-#   FLEDGE_GOGC=400 bench/proxy/run.sh      # Fledge's proxy with another GOGC
+#   FLEDGE_GOGC=100 bench/proxy/run.sh      # Fledge's proxy with another GOGC (default 400, as the fledge binary sets)
 #
 # Each round also runs wrk paced (paced.lua: each connection pauses PACE_MS
 # between requests, about 6,000 requests/s in all) on every target: latency
@@ -180,7 +180,7 @@ start_all() {
 	for t in "${TARGETS[@]}"; do
 		case $t in
 		direct) ;;
-		fledge) start fledge env GOMAXPROCS=$CPUS ${FLEDGE_GOGC:+GOGC=$FLEDGE_GOGC} "$BIN/fledgeproxy" -listen "127.0.0.1:${PORT[fledge]}" \
+		fledge) start fledge env GOMAXPROCS=$CPUS GOGC=${FLEDGE_GOGC:-400} "$BIN/fledgeproxy" -listen "127.0.0.1:${PORT[fledge]}" \
 			-stable 127.0.0.1:$STABLE -canary 127.0.0.1:$CANARY -weight 10 "${profile[@]}" ;;
 		stdlib) start stdlib env GOMAXPROCS=$CPUS "$BIN/stdlibproxy" -listen "127.0.0.1:${PORT[stdlib]}" \
 			-stable 127.0.0.1:$STABLE -canary 127.0.0.1:$CANARY ;;
@@ -276,7 +276,7 @@ main() {
 	fi
 	{
 		echo "Proxy benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores (load before: $LOAD_BEFORE), wrk -t$THREADS -c$CONNS -d$DURATION --latency," \
-			"paced at PACE_MS=$PACE_MS for $PACED_DURATION, medians of $ROUNDS rounds${FLEDGE_GOGC:+, Fledge with GOGC=$FLEDGE_GOGC}"
+			"paced at PACE_MS=$PACE_MS for $PACED_DURATION, medians of $ROUNDS rounds, Fledge with GOGC=${FLEDGE_GOGC:-400}"
 		echo
 		"$BIN/report" -runs "$OUT/runs.tsv" -json "$OUT/results.json"
 	} | tee "$OUT/results.md"
