@@ -134,6 +134,7 @@ type player struct {
 	t      timing
 	out    io.Writer
 	start  time.Time
+	last   string // the last progress line, printed once however often polled
 }
 
 // first applies v1, stable at once, and waits until it serves.
@@ -193,7 +194,6 @@ func (p *player) release(ctx context.Context, r release, users *load) (*Release,
 // await polls the rollout, printing each change, until done holds; it
 // plays the operator when the rollout waits for `fledge promote`.
 func (p *player) await(ctx context.Context, version string, done func(*v1alpha1.Rollout) bool) (*v1alpha1.Rollout, error) {
-	last := ""
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		ro, err := p.d.Get(ctx, "web")
@@ -203,9 +203,9 @@ func (p *player) await(ctx context.Context, version string, done func(*v1alpha1.
 		if ro != nil {
 			s := ro.Status
 			line := fmt.Sprintf("%-11s step %d/%d  weight %3d%%  %s", s.Phase, s.CurrentStepIndex, len(ro.Spec.Strategy.Canary.Steps), s.CanaryWeight, s.Message)
-			if line != last {
+			if line != p.last {
 				fmt.Fprintf(p.out, "[%5.1fs] %s: %s\n", p.since(), version, line)
-				last = line
+				p.last = line
 			}
 			if done(ro) {
 				return ro, nil
