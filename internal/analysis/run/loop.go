@@ -72,12 +72,18 @@ func (m *Manager) due() ([]job, time.Time) {
 			continue
 		}
 		for i, r := range t.run.Status.MetricResults {
-			switch at := r.NextMeasurementAt; {
-			case at == nil:
-			case !at.Time.After(now):
-				jobs = append(jobs, job{run: name, metric: i, at: at.Time})
-			case next.IsZero() || at.Time.Before(next):
-				next = at.Time
+			if r.NextMeasurementAt == nil || i >= len(t.run.Spec.Metrics) {
+				continue
+			}
+			at := r.NextMeasurementAt.Time
+			if floor := t.notBefore(t.run.Spec.Metrics[i]); at.Before(floor) {
+				at = floor
+			}
+			switch {
+			case !at.After(now):
+				jobs = append(jobs, job{run: name, metric: i, at: at})
+			case next.IsZero() || at.Before(next):
+				next = at
 			}
 		}
 	}
@@ -103,6 +109,9 @@ func (m *Manager) measure(ctx context.Context, j job) {
 	now := m.cfg.Clock()
 	env := t.env
 	env.WindowStart = analysis.WindowStart(metric, run.Status.MetricResults[j.metric], run.Status.StartedAt.Time)
+	if env.WindowStart.Before(t.resumedAt) {
+		env.WindowStart = t.resumedAt
+	}
 	env.Now = now
 	p := t.providers[metric.Name]
 	m.mu.Unlock()

@@ -88,6 +88,12 @@ type tracked struct {
 	// providers measure each metric, by metric name.
 	providers map[string]provider.Provider
 	listed    bool
+	// resumedAt is when a run restored from the store resumed. What a
+	// provider counted before a restart may be gone (the builtin counters
+	// start again at zero), so no window starts before it and a metric
+	// with an interval first measures a whole interval after it; the
+	// downtime is left out rather than judged as a window without data.
+	resumedAt time.Time
 	// unlistedAt orders the runs no longer listed (larger is more recent).
 	unlistedAt uint64
 }
@@ -283,7 +289,7 @@ func (m *Manager) Restore(runs []*v1alpha1.AnalysisRun) {
 		if r == nil || m.runs[r.Name] != nil {
 			continue
 		}
-		t := &tracked{run: clone(r), listed: true}
+		t := &tracked{run: clone(r), listed: true, resumedAt: m.cfg.Clock()}
 		m.runs[r.Name] = t
 		if t.run.Status.Phase.Completed() {
 			continue
@@ -302,6 +308,15 @@ func (m *Manager) Restore(runs []*v1alpha1.AnalysisRun) {
 		m.save(name)
 	}
 	m.poke()
+}
+
+// notBefore is the earliest a measurement of metric may be taken: for a
+// resumed run, a whole interval after it resumed.
+func (t *tracked) notBefore(metric v1alpha1.Metric) time.Time {
+	if t.resumedAt.IsZero() || metric.Interval == nil {
+		return t.resumedAt
+	}
+	return t.resumedAt.Add(metric.Interval.Duration)
 }
 
 // save writes the current state of a run to the store.

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/metrics"
 	"fledge.dev/fledge/internal/rollout"
 )
 
@@ -287,5 +290,61 @@ func TestStartTwice(t *testing.T) {
 	}
 	if err := m.Start(ctx); err == nil {
 		t.Error("a second Start: want an error")
+	}
+}
+
+// After a restart the builtin counters start again at zero: an overdue
+// measurement must not judge the downtime as a window without data (which
+// would pause the rollout); the first window is a whole interval after the
+// run resumed.
+func TestRestoreSkipsTheDowntime(t *testing.T) {
+	f := newFixture(t, func(tm *v1alpha1.NamedAnalysisTemplate) {
+		tm.Metrics[0].Interval = &v1alpha1.Duration{Duration: time.Second}
+		two := int32(2)
+		tm.Metrics[0].Count = &two
+	})
+	f.load(t, "2", 0)
+	f.m.Ensure([]rollout.RunSpec{spec("web-r2-step-1", true)}, env)
+	f.waitMeasured(t, "web-r2-step-1", 1)
+	f.stop()
+	before := f.store.get(t, "web", "web-r2-step-1")
+	taken := len(before.Status.MetricResults[0].Measurements)
+	// The daemon was down for an hour: the next measurement is long overdue.
+	hourAgo := func(tm *metav1.Time) {
+		if tm != nil {
+			*tm = metav1.NewTime(tm.Add(-time.Hour))
+		}
+	}
+	hourAgo(before.Status.StartedAt)
+	for i := range before.Status.MetricResults[0].Measurements {
+		hourAgo(before.Status.MetricResults[0].Measurements[i].StartedAt)
+		hourAgo(before.Status.MetricResults[0].Measurements[i].FinishedAt)
+	}
+	hourAgo(before.Status.MetricResults[0].NextMeasurementAt)
+
+	f.reg = metrics.New() // a new process: nothing counted, no traffic yet
+	f.m = f.manager(v1alpha1.NamedAnalysisTemplate{})
+	resumed := time.Now()
+	f.m.Restore([]*v1alpha1.AnalysisRun{before})
+	f.run(t, f.m)
+	f.m.Ensure([]rollout.RunSpec{spec("web-r2-step-1", true)}, env)
+	// Well within the interval, nothing may have been measured: the
+	// window would hold no request.
+	time.Sleep(300 * time.Millisecond)
+	if time.Since(resumed) < 900*time.Millisecond {
+		for _, r := range f.m.Runs() {
+			if n := len(r.Status.MetricResults[0].Measurements); n != taken {
+				t.Fatalf("%d measurements right after the restart, want none before a whole interval: %+v", n-taken, r.Status.MetricResults[0].Measurements[taken:])
+			}
+		}
+	}
+	f.load(t, "2", 0)
+	f.waitPhase(t, "web-r2-step-1", v1alpha1.AnalysisSuccessful)
+	r := f.store.get(t, "web", "web-r2-step-1").Status.MetricResults[0]
+	if r.Inconclusive != 0 {
+		t.Fatalf("%d inconclusive measurements after the restart, want none: %+v", r.Inconclusive, r.Measurements)
+	}
+	if first := r.Measurements[taken]; first.StartedAt.Time.Before(resumed.Truncate(time.Second)) {
+		t.Errorf("the first window after the restart starts at %v, before the run resumed at %v", first.StartedAt.Time, resumed)
 	}
 }
