@@ -45,7 +45,7 @@ func newUndoCmd(o *Options) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&to, "to-revision", "", "the revision to go back to (see `fledge history NAME`)")
+	cmd.Flags().StringVar(&to, "to-revision", "", "the revision to go back to, as listed by fledge history NAME")
 	return cmd
 }
 

@@ -160,6 +160,7 @@ func (o *Options) watchStatus(ctx context.Context, c *server.Client, name, outpu
 // pause, which would print a line a second.
 func stateKey(s summary) string {
 	s.Step = countdown.ReplaceAllString(s.Step, "")
+	s.Message = countdown.ReplaceAllString(s.Message, "")
 	s.Events = nil
 	b, _ := json.Marshal(s)
 	return string(b)

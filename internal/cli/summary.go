@@ -106,7 +106,7 @@ func describeStep(ro *v1alpha1.Rollout, now time.Time) string {
 	case step.Pause != nil && step.Pause.Duration != nil:
 		d := step.Pause.Duration.Duration
 		text := "pause: " + d.String()
-		if st.StepStartedAt != nil {
+		if st.StepStartedAt != nil && !st.Abort {
 			left := max(d-now.Sub(st.StepStartedAt.Time), 0).Round(time.Second)
 			text += fmt.Sprintf(" (%s left)", left)
 		}

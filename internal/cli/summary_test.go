@@ -15,6 +15,7 @@ func TestDescribeStep(t *testing.T) {
 	}{
 		"timed pause":   {func(r *v1alpha1.Rollout) {}, "pause: 30s (18s left)"},
 		"pause overdue": {func(r *v1alpha1.Rollout) { r.Status.StepStartedAt = ago(time.Minute) }, "pause: 30s (0s left)"},
+		"aborted pause": {func(r *v1alpha1.Rollout) { r.Status.Abort = true }, "pause: 30s"},
 		"set weight":    {func(r *v1alpha1.Rollout) { r.Status.CurrentStepIndex = 2 }, "setWeight: 50"},
 		"manual pause":  {func(r *v1alpha1.Rollout) { r.Status.CurrentStepIndex = 5 }, "pause: waiting for promote"},
 		"analysis": {func(r *v1alpha1.Rollout) {
@@ -90,5 +91,17 @@ func TestRedrawMovesUpOverThePreviousDraw(t *testing.T) {
 	}
 	if n := physicalLines("\x1b[32mHealthy\x1b[0m\n"+strings.Repeat("x", 25)+"\n", 10); n != 4 {
 		t.Errorf("physicalLines = %d, want 4 (1 + 3 wrapped)", n)
+	}
+}
+
+func TestStateKeyIgnoresCountdowns(t *testing.T) {
+	a := summary{Name: "web", Step: "pause: 30s (18s left)", Message: "paused for 30s (18s left)"}
+	b := summary{Name: "web", Step: "pause: 30s (17s left)", Message: "paused for 30s (17s left)"}
+	if stateKey(a) != stateKey(b) {
+		t.Errorf("a countdown changed the state key:\n%s\n%s", stateKey(a), stateKey(b))
+	}
+	b.Message = "rollout aborted"
+	if stateKey(a) == stateKey(b) {
+		t.Error("a new message did not change the state key")
 	}
 }
