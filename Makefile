@@ -38,3 +38,28 @@ fuzz: ## run each fuzz test for 30s
 
 bench-proxy: ## the embedded proxy against nginx, HAProxy and Caddy (installs them)
 	bench/proxy/run.sh
+
+# --- Kubernetes mode: code generation and the local control plane ---
+
+CONTROLLER_GEN ?= $(GO) tool -modfile=hack/tools/go.mod controller-gen
+
+.PHONY: manifests generate cluster-up cluster-down
+
+manifests: ## regenerate the CRDs (config/crd/bases) from api/v1alpha1's markers
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd/bases
+
+generate: ## regenerate api/v1alpha1/zz_generated.deepcopy.go
+	$(CONTROLLER_GEN) object paths=./api/...
+
+cluster-up: ## start etcd, kube-apiserver, controller-manager, scheduler, kwok nodes (.cluster/kubeconfig)
+	hack/cluster/up.sh
+
+cluster-down: ## stop the local control plane
+	hack/cluster/down.sh
+
+# --- Web dashboard ---
+
+.PHONY: web
+
+web: ## rebuild the dashboard's embedded assets from web/ (npm ci, copy; commit the result)
+	web/build.sh

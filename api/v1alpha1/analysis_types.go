@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -17,10 +19,21 @@ type NamedAnalysisTemplate struct {
 	AnalysisTemplateSpec `json:",inline"`
 }
 
-// AnalysisTemplateSpec lists metrics and the arguments they take.
+// AnalysisTemplateSpec lists metrics, a judge, or both, and the arguments
+// they take.
 type AnalysisTemplateSpec struct {
-	Metrics []Metric   `json:"metrics"`
-	Args    []Argument `json:"args,omitempty"`
+	// Metrics are measured repeatedly and each judged by its conditions.
+	Metrics []Metric `json:"metrics,omitempty"`
+	// Judge compares the canary with stable request by request (see Judge).
+	Judge *Judge `json:"judge,omitempty"`
+	// Args are the arguments the metrics and the judge refer to.
+	Args []Argument `json:"args,omitempty"`
+	// InconclusivePolicy is what the rollout does when an analysis using
+	// this template is Inconclusive (too many inconclusive measurements) or
+	// in Error (too many provider errors in a row): Pause (the default)
+	// waits for `fledge resume` or `fledge abort`; Abort rolls the canary
+	// back at once. An analysis aborts when any of its templates says so.
+	InconclusivePolicy InconclusivePolicy `json:"inconclusivePolicy,omitempty"`
 }
 
 // Argument is a template argument, referenced in queries as {{args.name}}.
@@ -71,6 +84,12 @@ type Metric struct {
 type MetricProvider struct {
 	// Builtin reads the embedded proxy's own per-version counters.
 	Builtin *BuiltinMetric `json:"builtin,omitempty"`
+	// Prometheus runs a PromQL query against a Prometheus server.
+	Prometheus *PrometheusMetric `json:"prometheus,omitempty"`
+	// Web calls an HTTP endpoint that answers JSON and picks a value from it.
+	Web *WebMetric `json:"web,omitempty"`
+	// Job runs a command (local mode); its exit status is the result.
+	Job *JobMetric `json:"job,omitempty"`
 }
 
 // BuiltinMetric measures one version from the embedded proxy's counters over
@@ -93,6 +112,105 @@ type BuiltinMetric struct {
 	// Route restricts the measure to one route, as "METHOD /path" (e.g.
 	// "POST /login") or "/path" for every method.
 	Route string `json:"route,omitempty"`
+}
+
+// PrometheusMetric is a PromQL query, with the fields Argo Rollouts gives
+// it. The query is evaluated at the end of the measured window (an instant
+// query) or over a range of it (rangeQuery). Its result becomes `result`:
+// a scalar or a vector of one series is a number, a vector of several series
+// is a list of numbers in the order Prometheus returns them (`result[0]`),
+// a range query is one list of every value of every series (series after
+// series, each oldest first), as Argo Rollouts makes it.
+// A query that returns no series, or a NaN value, has no data: the
+// measurement is Inconclusive, never Successful.
+type PrometheusMetric struct {
+	// Address is the server's base URL, e.g. "http://127.0.0.1:9090" (a path
+	// prefix is kept: "https://host/prometheus").
+	Address string `json:"address"`
+	// Query is the PromQL expression; {{args.name}} is replaced by the
+	// analysis argument's value.
+	Query string `json:"query"`
+	// Timeout of one query, as "30s" or a number of seconds. A query that
+	// takes longer is a provider error (the measurement is Error). Default
+	// 30s, and never more than the measurement's own limit.
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Headers are added to every request, e.g. Authorization: Bearer ....
+	Headers []WebMetricHeader `json:"headers,omitempty"`
+	// Insecure skips the verification of the server's TLS certificate.
+	Insecure bool `json:"insecure,omitempty"`
+	// RangeQuery makes the query a range query over [start, end] at step.
+	RangeQuery *PrometheusRangeQuery `json:"rangeQuery,omitempty"`
+}
+
+// PrometheusRangeQuery bounds a range query. Start and end are CEL
+// expressions yielding a timestamp, over two functions: now(), the end of
+// the measured window, and windowStart(), its start; e.g.
+// `now() - duration("10m")`, as Argo Rollouts writes them.
+type PrometheusRangeQuery struct {
+	// Start of the range. Default "windowStart()": the measured window.
+	Start string `json:"start,omitempty"`
+	// End of the range. Default "now()".
+	End string `json:"end,omitempty"`
+	// Step between the points of the range, e.g. "15s".
+	Step *Duration `json:"step"`
+}
+
+// WebMetric is an HTTP request whose JSON answer holds the value, with the
+// fields Argo Rollouts gives it. A response whose status is not 2xx, or that
+// is not JSON, is a provider error; a JSONPath that selects null or an empty
+// list has no data.
+type WebMetric struct {
+	// URL to call; {{args.name}} is replaced by the argument's value.
+	URL string `json:"url"`
+	// Method is GET, POST or PUT. Default GET, or POST when a body is set.
+	Method string `json:"method,omitempty"`
+	// Headers are added to the request.
+	Headers []WebMetricHeader `json:"headers,omitempty"`
+	// Body is sent as is (set a Content-Type header to describe it).
+	Body string `json:"body,omitempty"`
+	// JSONBody is sent as JSON, with Content-Type: application/json unless a
+	// header says otherwise. Only one of body and jsonBody may be set.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	JSONBody json.RawMessage `json:"jsonBody,omitempty"`
+	// TimeoutSeconds bounds the request. Default 10.
+	// +kubebuilder:validation:Minimum=1
+	TimeoutSeconds int64 `json:"timeoutSeconds,omitempty"`
+	// JSONPath picks the value out of the response, e.g. "{$.data.ok}" or
+	// "$.items[0].value" (fields, indexes and [*]; see the docs). Default
+	// "{$}": the whole response.
+	JSONPath string `json:"jsonPath,omitempty"`
+	// Insecure skips the verification of the server's TLS certificate.
+	Insecure bool `json:"insecure,omitempty"`
+}
+
+// WebMetricHeader is one HTTP header.
+type WebMetricHeader struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// JobMetric runs a command to completion, in local mode: a smoke test or a
+// load test. `result` is its exit status (128 + the signal's number when a
+// signal ended it, 124 when it outlived timeoutSeconds and was killed), so
+// the default successCondition "result == 0" makes exit 0 Successful and
+// anything else Failed. The last lines of its output are kept in the
+// measurement's message.
+type JobMetric struct {
+	// Command is the program and its arguments, run directly (use
+	// ["sh", "-c", "..."] for a shell). {{args.name}} is replaced in each.
+	Command []string `json:"command"`
+	// Env adds environment variables to the daemon's, after FLEDGE_ROLLOUT,
+	// FLEDGE_CANARY_REVISION and FLEDGE_STABLE_REVISION.
+	Env []EnvVar `json:"env,omitempty"`
+	// WorkingDir is the command's working directory; default: the daemon's.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// TimeoutSeconds kills the command's whole process group when it runs
+	// longer (SIGTERM, then SIGKILL 2s later), which fails the measurement.
+	// Unset: the measurement's own time limit, which ends it in Error.
+	// +kubebuilder:validation:Minimum=1
+	TimeoutSeconds int64 `json:"timeoutSeconds,omitempty"`
 }
 
 // AnalysisPhase is the verdict of a measurement, a metric or a run.
@@ -125,10 +243,14 @@ type AnalysisRun struct {
 	Status            AnalysisRunStatus `json:"status,omitempty"`
 }
 
-// AnalysisRunSpec is the resolved metrics of a run.
+// AnalysisRunSpec is the resolved metrics and judges of a run.
 type AnalysisRunSpec struct {
-	Metrics []Metric              `json:"metrics"`
-	Args    []AnalysisRunArgument `json:"args,omitempty"`
+	Metrics []Metric `json:"metrics,omitempty"`
+	// Judges are the judges of the run's templates, each with its name.
+	Judges []Judge               `json:"judges,omitempty"`
+	Args   []AnalysisRunArgument `json:"args,omitempty"`
+	// InconclusivePolicy is Abort when one of the run's templates says so.
+	InconclusivePolicy InconclusivePolicy `json:"inconclusivePolicy,omitempty"`
 	// Blocking runs end (a step, pre- or post-promotion analysis); background
 	// runs go on until terminated.
 	Blocking bool `json:"blocking,omitempty"`
@@ -158,6 +280,9 @@ type MetricResult struct {
 	ConsecutiveError  int32         `json:"consecutiveError,omitempty"`
 	DryRun            bool          `json:"dryRun,omitempty"`
 	NextMeasurementAt *metav1.Time  `json:"nextMeasurementAt,omitempty"`
+	// Judge is the latest decision of a judge and its evidence (the
+	// result of a judge, not of a metric).
+	Judge *JudgeResult `json:"judge,omitempty"`
 }
 
 // Measurement is one value and its verdict.

@@ -15,6 +15,7 @@ import (
 )
 
 // Object is one decoded document: a *Rollout or an *AnalysisTemplate.
+// +kubebuilder:object:generate=false
 type Object interface {
 	GetObjectKind() schema.ObjectKind
 	GetName() string
@@ -28,6 +29,7 @@ var (
 
 // DocumentError is the mistakes of one document in an input that holds
 // several, so that the user knows which one to fix.
+// +kubebuilder:object:generate=false
 type DocumentError struct {
 	Index int    // 1-based, counting the documents that are not empty
 	Line  int    // the line where the document starts
@@ -220,6 +222,7 @@ func templateRefs(s *RolloutStrategy) []string {
 }
 
 // document is one document of the input, decoded or not.
+// +kubebuilder:object:generate=false
 type document struct {
 	index, line int
 	kind, name  string
@@ -329,6 +332,7 @@ func strictUnmarshal(js []byte, obj any) ErrorList {
 }
 
 // rawDocument is the text of one document and the line it starts on.
+// +kubebuilder:object:generate=false
 type rawDocument struct {
 	text []byte
 	line int

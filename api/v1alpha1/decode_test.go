@@ -26,10 +26,10 @@ func TestDecodeRejects(t *testing.T) {
 		},
 		"unknown fields everywhere at once": {
 			in: head + "spec:\n  replica: 2\n  template: {command: [a], enviroment: []}\n" +
-				"  analysisTemplates: [{name: t, metrics: [{name: m, provider: {prometheus: {}}}]}]\nstatus: {}\nextra: 1\n",
+				"  analysisTemplates: [{name: t, metrics: [{name: m, provider: {datadog: {}}}]}]\nstatus: {}\nextra: 1\n",
 			want: []string{
 				"extra: unknown field",
-				"spec.analysisTemplates[0].metrics[0].provider.prometheus: unknown field",
+				"spec.analysisTemplates[0].metrics[0].provider.datadog: unknown field",
 				"spec.replica: unknown field",
 				"spec.template.enviroment: unknown field",
 			},

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "time"
+
 // The defaults, in one place. Default fills every unset field that has one,
 // so that the engine and the edges never guess; it is idempotent.
 const (
@@ -18,6 +20,35 @@ const (
 	// analysis the rollout waits for (step, pre- or post-promotion), when
 	// the metric has an interval.
 	DefaultBlockingCount = 3
+	// DefaultPrometheusTimeout bounds one Prometheus query, as Argo Rollouts.
+	DefaultPrometheusTimeout = 30 * time.Second
+	// DefaultWebTimeoutSeconds bounds one web request, as Argo Rollouts.
+	DefaultWebTimeoutSeconds = 10
+	// DefaultJobSuccessCondition judges a job metric without conditions:
+	// exit status 0 is success.
+	DefaultJobSuccessCondition = "result == 0"
+)
+
+// Defaults of the judge, good without tuning (the statistics in
+// internal/analysis/stats use the same; a test there checks it).
+const (
+	DefaultJudgeName            = "judge"
+	DefaultJudgeInterval        = time.Second
+	DefaultJudgeAlpha           = 0.01
+	DefaultJudgeMaxRelativeRisk = 1.0
+	// DefaultJudgePassFactor makes passRelativeRisk this multiple of
+	// maxRelativeRisk when it is not given.
+	DefaultJudgePassFactor     = 2.0
+	DefaultJudgeMinRequests    = 100
+	DefaultJudgeStableQuantile = 0.99
+)
+
+// Defaults of a range query: the measured window.
+const (
+	DefaultRangeStart = "windowStart()"
+	DefaultRangeEnd   = "now()"
+	// DefaultJSONPath selects the whole response.
+	DefaultJSONPath = "{$}"
 )
 
 // DefaultFailoverMethods are the idempotent methods retried on stable.
@@ -77,6 +108,76 @@ func (t *AnalysisTemplateSpec) Default() {
 		if b := m.Provider.Builtin; b != nil && b.Version == "" {
 			b.Version = "canary"
 		}
+		defaultProviders(m)
+	}
+	if t.Judge != nil {
+		t.Judge.Default()
+	}
+	if t.InconclusivePolicy == "" {
+		t.InconclusivePolicy = InconclusivePause
+	}
+}
+
+// Default fills the unset fields of a judge.
+func (j *Judge) Default() {
+	setString(&j.Name, DefaultJudgeName)
+	if j.Interval == nil {
+		j.Interval = &Duration{DefaultJudgeInterval}
+	}
+	if j.Alpha == nil {
+		j.Alpha = Dec(DefaultJudgeAlpha)
+	}
+	if j.MaxRelativeRisk == nil {
+		j.MaxRelativeRisk = Dec(DefaultJudgeMaxRelativeRisk)
+	}
+	if j.PassRelativeRisk == nil {
+		j.PassRelativeRisk = Dec(DefaultJudgePassFactor * j.MaxRelativeRisk.Value)
+	}
+	if j.MinRequests == nil {
+		n := int64(DefaultJudgeMinRequests)
+		j.MinRequests = &n
+	}
+	if j.Latency == nil {
+		j.Latency = &JudgeLatency{}
+	}
+	if l := j.Latency; !l.Disabled && l.Threshold == nil && l.StableQuantile == nil {
+		l.StableQuantile = Dec(DefaultJudgeStableQuantile)
+	}
+	setBool(&j.HoldWeight, true)
+}
+
+// defaultProviders fills the unset fields of the Prometheus, web and job
+// providers.
+func defaultProviders(m *Metric) {
+	if p := m.Provider.Prometheus; p != nil {
+		if p.Timeout == nil {
+			p.Timeout = &Duration{DefaultPrometheusTimeout}
+		}
+		if r := p.RangeQuery; r != nil {
+			setString(&r.Start, DefaultRangeStart)
+			setString(&r.End, DefaultRangeEnd)
+		}
+	}
+	if w := m.Provider.Web; w != nil {
+		if w.Method == "" {
+			w.Method = "GET"
+			if w.Body != "" || len(w.JSONBody) > 0 {
+				w.Method = "POST"
+			}
+		}
+		if w.TimeoutSeconds == 0 {
+			w.TimeoutSeconds = DefaultWebTimeoutSeconds
+		}
+		setString(&w.JSONPath, DefaultJSONPath)
+	}
+	if m.Provider.Job != nil && m.SuccessCondition == "" && m.FailureCondition == "" {
+		m.SuccessCondition = DefaultJobSuccessCondition
+	}
+}
+
+func setString(p *string, v string) {
+	if *p == "" {
+		*p = v
 	}
 }
 

@@ -9,8 +9,14 @@ import (
 
 // Duration is a length of time written as a Go duration string ("30s",
 // "1m30s") or a whole number of seconds (30), as Argo Rollouts accepts.
+// In the CRD it is an int-or-string, as the API server cannot parse Go
+// durations; Validate (and the controller) check the value. (The json tag
+// only hides the embedded field from controller-gen: MarshalJSON and
+// UnmarshalJSON do the encoding.)
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:Type=""
 type Duration struct {
-	time.Duration
+	time.Duration `json:"-"`
 }
 
 // Seconds builds a Duration of n seconds.

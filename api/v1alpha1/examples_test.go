@@ -143,9 +143,9 @@ func TestLoadTwentyMistakes(t *testing.T) {
 		`spec.analysisTemplates[0].metrics[1].name: duplicate "success-rate"`,
 		`spec.analysisTemplates[0].metrics[1].count: above 1 needs an interval between measurements, got 3 without one`,
 		`spec.analysisTemplates[0].metrics[1]: must set successCondition or failureCondition (or both)`,
-		`spec.analysisTemplates[0].metrics[1].provider: must set exactly one of builtin, got none`,
+		`spec.analysisTemplates[0].metrics[1].provider: must set exactly one of builtin, prometheus, web or job, got none`,
 		`spec.analysisTemplates[1].name: duplicate "success-rate"`,
-		`spec.analysisTemplates[1].metrics: required: at least one metric`,
+		`spec.analysisTemplates[1].metrics: required: at least one metric, or a judge`,
 	}
 	rs, err := Load(readFile(t, "twenty-mistakes.yaml"))
 	if err == nil {

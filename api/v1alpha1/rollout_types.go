@@ -16,6 +16,19 @@ const (
 // Rollout releases new versions of a workload progressively: a canary that takes
 // an enforced share of traffic step by step, or a blue-green switch, judged by
 // analysis and promoted or rolled back automatically.
+//
+// The /scale subresource lets a HorizontalPodAutoscaler target a Rollout.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=fledge
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.currentStepIndex`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.canaryWeight`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.spec.replicas`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Rollout struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -24,9 +37,21 @@ type Rollout struct {
 	Status RolloutStatus `json:"status,omitempty"`
 }
 
+// RolloutList is a list of Rollouts.
+// +kubebuilder:object:root=true
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Rollout `json:"items"`
+}
+
+func init() { register(&Rollout{}, &RolloutList{}) }
+
 // RolloutSpec is what the user asks for.
+// +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.workloadRef)",message="must set exactly one of template (local mode) or workloadRef (Kubernetes mode)"
 type RolloutSpec struct {
 	// Replicas is the number of replicas of each fully scaled version. Default 1.
+	// +kubebuilder:validation:Minimum=0
 	Replicas *int32 `json:"replicas,omitempty"`
 
 	// Template is the version to run, in local mode: each replica is a process
@@ -40,9 +65,11 @@ type RolloutSpec struct {
 
 	// MinReadySeconds is how long a replica must be ready before it counts as
 	// available. Default 0.
+	// +kubebuilder:validation:Minimum=0
 	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
 
 	// RevisionHistoryLimit is how many old revisions are kept for undo. Default 10.
+	// +kubebuilder:validation:Minimum=0
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 
 	// Paused stops the rollout where it is: no step advances and no weight
@@ -52,6 +79,7 @@ type RolloutSpec struct {
 	// ProgressDeadlineSeconds is how long a rollout may go without progress
 	// (a step completed, a replica becoming ready) before it is considered
 	// failed. Time spent paused does not count. Default 600.
+	// +kubebuilder:validation:Minimum=1
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 
 	// ProgressDeadlineAbort aborts the rollout (traffic back to stable, canary
@@ -62,6 +90,7 @@ type RolloutSpec struct {
 
 	// TerminationGracePeriodSeconds is how long a replica has to exit after
 	// SIGTERM before it is killed. Default 30.
+	// +kubebuilder:validation:Minimum=0
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 
 	// Strategy is how a new version is released: canary or blueGreen.
@@ -69,17 +98,27 @@ type RolloutSpec struct {
 
 	// AnalysisTemplates are templates defined inline, referenced by name from
 	// the strategy's analyses (templateName).
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
 	AnalysisTemplates []NamedAnalysisTemplate `json:"analysisTemplates,omitempty"`
 }
 
 // WorkloadRef refers to the workload that holds the pod template (Kubernetes mode).
 type WorkloadRef struct {
+	// APIVersion of the workload, e.g. apps/v1.
+	// +kubebuilder:validation:MinLength=1
 	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Name       string `json:"name"`
+	// Kind of the workload, e.g. Deployment.
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Name of the workload, in the Rollout's namespace.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
 }
 
 // RolloutStrategy holds exactly one strategy.
+// +kubebuilder:validation:XValidation:rule="has(self.canary) != has(self.blueGreen)",message="must set exactly one of canary or blueGreen"
 type RolloutStrategy struct {
 	Canary    *CanaryStrategy    `json:"canary,omitempty"`
 	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
@@ -95,6 +134,7 @@ type TrafficRouting struct {
 type ProxyRouting struct {
 	// Listen is the address users reach the service on, e.g. "127.0.0.1:8080".
 	// For blue-green it serves the active version.
+	// +kubebuilder:validation:MinLength=1
 	Listen string `json:"listen"`
 
 	// PreviewListen, if set, always serves the new version: the preview for
@@ -118,10 +158,12 @@ type CanaryFailover struct {
 
 	// MaxBodyBytes is the largest request body buffered so that it can be
 	// replayed on stable; larger requests are not retried. Default 1048576.
+	// +kubebuilder:validation:Minimum=0
 	MaxBodyBytes *int64 `json:"maxBodyBytes,omitempty"`
 }
 
 // Stickiness keeps a user on the version first given to them.
+// +kubebuilder:validation:XValidation:rule="has(self.cookie) != has(self.header)",message="must set exactly one of cookie or header"
 type Stickiness struct {
 	// Cookie is the name of a cookie the proxy sets to remember the user.
 	Cookie string `json:"cookie,omitempty"`
@@ -139,6 +181,7 @@ type CanaryStrategy struct {
 	Stickiness *Stickiness `json:"stickiness,omitempty"`
 
 	// Steps are executed in order; when all are done the canary is promoted.
+	// +kubebuilder:validation:MaxItems=100
 	Steps []CanaryStep `json:"steps,omitempty"`
 
 	// Analysis runs in the background from startingStep to the end of the
@@ -147,12 +190,16 @@ type CanaryStrategy struct {
 
 	// ScaleDownDelaySeconds is how long the previous stable version keeps
 	// running after a promotion, so that an undo is instant. Default 30.
+	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 }
 
 // CanaryStep is one step of a canary; exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.analysis) ? 1 : 0) + (has(self.setHeaderRoute) ? 1 : 0) + (has(self.setMirrorRoute) ? 1 : 0) == 1",message="must set exactly one of setWeight, pause, analysis, setHeaderRoute or setMirrorRoute"
 type CanaryStep struct {
 	// SetWeight sends this percentage (0-100) of traffic to the canary.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
 	SetWeight *int32 `json:"setWeight,omitempty"`
 	// Pause waits for a duration, or for `fledge promote` if none is given.
 	Pause *RolloutPause `json:"pause,omitempty"`
@@ -173,11 +220,18 @@ type RolloutPause struct {
 // SetHeaderRoute adds (or, with no match, removes) a named route that sends
 // requests matching every entry of match to the canary, whatever the weight.
 type SetHeaderRoute struct {
-	Name  string               `json:"name"`
+	// Name identifies the route, so that a later step can replace or remove it.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Match lists the conditions a request must all meet.
+	// +kubebuilder:validation:MaxItems=16
 	Match []HeaderRoutingMatch `json:"match,omitempty"`
 }
 
 // HeaderRoutingMatch matches one header, or one cookie.
+// +kubebuilder:validation:XValidation:rule="has(self.headerName) != has(self.cookieName)",message="must set exactly one of headerName or cookieName"
+// +kubebuilder:validation:XValidation:rule="!has(self.headerName) || (has(self.headerValue) && !has(self.cookieValue))",message="headerName needs headerValue (and no cookieValue)"
+// +kubebuilder:validation:XValidation:rule="!has(self.cookieName) || (has(self.cookieValue) && !has(self.headerValue))",message="cookieName needs cookieValue (and no headerValue)"
 type HeaderRoutingMatch struct {
 	HeaderName  string       `json:"headerName,omitempty"`
 	HeaderValue *StringMatch `json:"headerValue,omitempty"`
@@ -186,6 +240,7 @@ type HeaderRoutingMatch struct {
 }
 
 // StringMatch matches a string in exactly one way.
+// +kubebuilder:validation:XValidation:rule="(has(self.exact) ? 1 : 0) + (has(self.prefix) ? 1 : 0) + (has(self.regex) ? 1 : 0) == 1",message="must set exactly one of exact, prefix or regex"
 type StringMatch struct {
 	Exact  string `json:"exact,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
@@ -196,17 +251,26 @@ type StringMatch struct {
 // route that copies matching requests to the canary; the canary's responses
 // are discarded.
 type SetMirrorRoute struct {
+	// Name identifies the route, so that a later step can replace or remove it.
+	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// Match selects the requests to mirror; all of them when empty.
+	// +kubebuilder:validation:MaxItems=16
 	Match []RouteMatch `json:"match,omitempty"`
 	// Percentage of matching requests that are copied (0-100). Default 100.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
 	Percentage *int32 `json:"percentage,omitempty"`
 }
 
 // RouteMatch matches a request; every set field must match.
 type RouteMatch struct {
-	Method  *StringMatch           `json:"method,omitempty"`
-	Path    *StringMatch           `json:"path,omitempty"`
+	// Method matches the request method, e.g. {exact: POST}.
+	Method *StringMatch `json:"method,omitempty"`
+	// Path matches the request path, e.g. {prefix: /api}.
+	Path *StringMatch `json:"path,omitempty"`
+	// Headers match request headers by name.
+	// +kubebuilder:validation:MaxProperties=16
 	Headers map[string]StringMatch `json:"headers,omitempty"`
 }
 
@@ -224,10 +288,12 @@ type BlueGreenStrategy struct {
 
 	// AutoPromotionSeconds delays the automatic switch this long after the
 	// preview became ready.
+	// +kubebuilder:validation:Minimum=0
 	AutoPromotionSeconds int32 `json:"autoPromotionSeconds,omitempty"`
 
 	// PreviewReplicaCount runs the preview with fewer replicas until the
 	// switch; it is scaled to full before taking traffic. Default: replicas.
+	// +kubebuilder:validation:Minimum=1
 	PreviewReplicaCount *int32 `json:"previewReplicaCount,omitempty"`
 
 	// PrePromotionAnalysis must pass before the switch.
@@ -239,24 +305,31 @@ type BlueGreenStrategy struct {
 
 	// ScaleDownDelaySeconds keeps the previous version running this long after
 	// the switch, so that an undo is instant. Default 30.
+	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 }
 
 // RolloutAnalysis runs analysis templates.
 type RolloutAnalysis struct {
+	// Templates are run together; the analysis fails when any of them does.
+	// +kubebuilder:validation:MinItems=1
 	Templates []AnalysisTemplateRef `json:"templates"`
-	Args      []AnalysisRunArgument `json:"args,omitempty"`
+	// Args give the templates' arguments their values.
+	Args []AnalysisRunArgument `json:"args,omitempty"`
 }
 
 // RolloutAnalysisBackground is an analysis that runs in the background.
 type RolloutAnalysisBackground struct {
 	RolloutAnalysis `json:",inline"`
 	// StartingStep is the index of the step at which the analysis starts. Default 0.
+	// +kubebuilder:validation:Minimum=0
 	StartingStep *int32 `json:"startingStep,omitempty"`
 }
 
 // AnalysisTemplateRef names a template.
 type AnalysisTemplateRef struct {
+	// TemplateName is the name of the template.
+	// +kubebuilder:validation:MinLength=1
 	TemplateName string `json:"templateName"`
 	// ClusterScope refers to a ClusterAnalysisTemplate (Kubernetes mode).
 	ClusterScope bool `json:"clusterScope,omitempty"`
@@ -264,6 +337,9 @@ type AnalysisTemplateRef struct {
 
 // AnalysisRunArgument gives a template argument its value.
 type AnalysisRunArgument struct {
-	Name  string `json:"name"`
+	// Name of the template argument.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Value of the argument.
 	Value string `json:"value"`
 }

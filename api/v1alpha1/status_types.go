@@ -5,6 +5,7 @@ import (
 )
 
 // RolloutPhase is the overall state of a rollout.
+// +kubebuilder:validation:Enum=Healthy;Progressing;Paused;Degraded
 type RolloutPhase string
 
 // The phases. Healthy: the desired version is stable and fully available.
@@ -62,6 +63,10 @@ type RolloutStatus struct {
 	UpdatedReplicas int32 `json:"updatedReplicas"`
 	// UpdatedReadyReplicas counts the ready replicas of the desired revision.
 	UpdatedReadyReplicas int32 `json:"updatedReadyReplicas"`
+	// Selector is the label selector of the workload's pods, in the string
+	// form of a label query, for the /scale subresource: a
+	// HorizontalPodAutoscaler reads it to find the pods whose metrics count.
+	Selector string `json:"selector,omitempty"`
 
 	// Abort is set by `fledge abort`, a failed analysis or the deadline: the
 	// canary gets no traffic and is scaled down until retry or a new version.
@@ -96,6 +101,8 @@ type RolloutStatus struct {
 
 	// Conditions in the Kubernetes style: Available, Progressing, Paused,
 	// Completed, InvalidSpec.
+	// +listType=map
+	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 

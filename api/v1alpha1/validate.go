@@ -100,6 +100,10 @@ type validator struct {
 	templateOrder []string
 	// elsewhere says where else templates were looked for.
 	elsewhere string
+	// argValues are the arguments of the template being checked, with their
+	// default values (nil: none), and argsPath where they are declared.
+	argValues map[string]*string
+	argsPath  path
 }
 
 func (v *validator) addf(p path, format string, args ...any) {

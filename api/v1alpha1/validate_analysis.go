@@ -77,16 +77,55 @@ func (v *validator) analysis(p path, a *RolloutAnalysis) {
 			v.addf(rp, "no analysis template %q in spec.analysisTemplates%s (%s)", ref.TemplateName, v.elsewhere, v.available())
 			continue
 		}
-		// A run holds the metrics of all its templates side by side.
-		for _, m := range t.Metrics {
-			if other, clash := metricFrom[m.Name]; clash && m.Name != "" && other != ref.TemplateName {
-				v.addf(rp, "metric %q is also defined by template %q: the metrics of one analysis must have distinct names", m.Name, other)
+		// A run holds the metrics and judges of all its templates side by
+		// side, their results by name.
+		for _, r := range resultNames(t) {
+			if other, clash := metricFrom[r.name]; clash && r.name != "" && other != ref.TemplateName {
+				v.addf(rp, "%s %q is also defined by template %q: the metrics and judges of one analysis must have distinct names", r.kind, r.name, other)
 			} else {
-				metricFrom[m.Name] = ref.TemplateName
+				metricFrom[r.name] = ref.TemplateName
 			}
 		}
 	}
 	v.args(p.field("args"), len(a.Args), func(i int) string { return a.Args[i].Name })
+	v.analysisArgs(p, a)
+}
+
+// analysisArgs checks that the analysis gives every argument its templates
+// need, and only arguments one of them declares (a misspelt name would
+// silently leave the default in place).
+func (v *validator) analysisArgs(p path, a *RolloutAnalysis) {
+	given := map[string]bool{}
+	for _, arg := range a.Args {
+		given[arg.Name] = true
+	}
+	declared := map[string]bool{}
+	var names []string
+	for _, ref := range a.Templates {
+		t, ok := v.templates[ref.TemplateName]
+		if !ok {
+			return // already reported; the arguments cannot be checked
+		}
+		for _, arg := range t.Args {
+			if !declared[arg.Name] && arg.Name != "" {
+				names = append(names, strconv.Quote(arg.Name))
+			}
+			declared[arg.Name] = true
+			if arg.Value == nil && !given[arg.Name] {
+				v.addf(p.field("args"), "template %q needs a value for argument %q: add {name: %s, value: ...}", ref.TemplateName, arg.Name, arg.Name)
+				given[arg.Name] = true // once
+			}
+		}
+	}
+	have := "none"
+	if len(names) > 0 {
+		have = strings.Join(names, ", ")
+	}
+	for i, arg := range a.Args {
+		if arg.Name != "" && !declared[arg.Name] {
+			v.addf(p.field("args").index(i).field("name"), "no template of this analysis declares %q (declared: %s)", arg.Name, have)
+		}
+	}
 }
 
 func (v *validator) available() string {
@@ -114,8 +153,13 @@ func (v *validator) args(p path, n int, name func(int) string) {
 
 // templateSpec checks a template's metrics, inline or standalone.
 func (v *validator) templateSpec(p path, s *AnalysisTemplateSpec) {
-	if len(s.Metrics) == 0 {
-		v.addf(p.field("metrics"), "required: at least one metric")
+	v.argsPath, v.argValues = p.field("args"), map[string]*string{}
+	for _, a := range s.Args {
+		v.argValues[a.Name] = a.Value
+	}
+	defer func() { v.argValues = nil }()
+	if len(s.Metrics) == 0 && s.Judge == nil {
+		v.addf(p.field("metrics"), "required: at least one metric, or a judge")
 	}
 	seen := map[string]bool{}
 	for i := range s.Metrics {
@@ -129,7 +173,31 @@ func (v *validator) templateSpec(p path, s *AnalysisTemplateSpec) {
 		}
 		v.metric(mp, m)
 	}
+	if s.Judge != nil {
+		v.judge(p.field("judge"), s.Judge, seen)
+	}
+	v.inconclusivePolicy(p.field("inconclusivePolicy"), s.InconclusivePolicy)
 	v.args(p.field("args"), len(s.Args), func(i int) string { return s.Args[i].Name })
+}
+
+// resultName is the name of a metric's or a judge's result in a run.
+type resultName struct{ kind, name string }
+
+// resultNames are the names of a template's results in a run: its metrics'
+// and its judge's.
+func resultNames(t *AnalysisTemplateSpec) []resultName {
+	names := make([]resultName, 0, len(t.Metrics)+1)
+	for _, m := range t.Metrics {
+		names = append(names, resultName{"metric", m.Name})
+	}
+	if t.Judge != nil {
+		name := t.Judge.Name
+		if name == "" {
+			name = DefaultJudgeName
+		}
+		names = append(names, resultName{"judge", name})
+	}
+	return names
 }
 
 func (v *validator) metric(p path, m *Metric) {
@@ -155,15 +223,30 @@ func (v *validator) metric(p path, m *Metric) {
 	if m.SuccessCondition == "" && m.FailureCondition == "" {
 		v.addf(p, "must set successCondition or failureCondition (or both)")
 	}
-	if m.SuccessCondition != "" {
-		v.condition(p.field("successCondition"), m.SuccessCondition)
+	// A condition may take an argument ("result < {{args.max}}"): it is
+	// checked with the default values, or when the run starts.
+	if expr, ok := v.resolved(m.SuccessCondition); ok && expr != "" {
+		v.condition(p.field("successCondition"), expr)
 	}
-	if m.FailureCondition != "" {
-		v.condition(p.field("failureCondition"), m.FailureCondition)
+	if expr, ok := v.resolved(m.FailureCondition); ok && expr != "" {
+		v.condition(p.field("failureCondition"), expr)
 	}
+	v.metricArgs(p, m)
 	pp := p.field("provider")
-	if v.exactlyOne(pp, []string{"builtin"}, []bool{m.Provider.Builtin != nil}) {
-		v.builtin(pp.field("builtin"), m.Provider.Builtin)
+	pr := &m.Provider
+	if !v.exactlyOne(pp, []string{"builtin", "prometheus", "web", "job"},
+		[]bool{pr.Builtin != nil, pr.Prometheus != nil, pr.Web != nil, pr.Job != nil}) {
+		return
+	}
+	switch {
+	case pr.Builtin != nil:
+		v.builtin(pp.field("builtin"), pr.Builtin)
+	case pr.Prometheus != nil:
+		v.prometheus(pp.field("prometheus"), pr.Prometheus)
+	case pr.Web != nil:
+		v.web(pp.field("web"), pr.Web)
+	case pr.Job != nil:
+		v.job(pp.field("job"), pr.Job)
 	}
 }
 
@@ -212,14 +295,19 @@ func (v *validator) condition(p path, expr string) {
 	}
 	ast, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
-		msgs := make([]string, 0, len(iss.Errors()))
-		for _, e := range iss.Errors() {
-			msgs = append(msgs, fmt.Sprintf("%d:%d: %s", e.Location.Line(), e.Location.Column()+1, e.Message))
-		}
-		v.addf(p, "invalid CEL expression: %s", strings.Join(msgs, "; "))
+		v.addf(p, "invalid CEL expression: %s", celIssues(iss))
 		return
 	}
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		v.addf(p, "must yield a bool, got %s", t)
 	}
+}
+
+// celIssues writes compile errors on one line, each with its line:column.
+func celIssues(iss *cel.Issues) string {
+	msgs := make([]string, 0, len(iss.Errors()))
+	for _, e := range iss.Errors() {
+		msgs = append(msgs, fmt.Sprintf("%d:%d: %s", e.Location.Line(), e.Location.Column()+1, e.Message))
+	}
+	return strings.Join(msgs, "; ")
 }

@@ -162,10 +162,14 @@ func TestValidateRejects(t *testing.T) {
 			r.Spec.AnalysisTemplates = append(r.Spec.AnalysisTemplates, NamedAnalysisTemplate{Name: "other", AnalysisTemplateSpec: r.Spec.AnalysisTemplates[0].AnalysisTemplateSpec})
 			a := canaryOf(r).Steps[3].Analysis
 			a.Templates = append(a.Templates, AnalysisTemplateRef{TemplateName: "other"})
-		}, want: steps + `[3].analysis.templates[1].templateName: metric "success-rate" is also defined by template "success-rate": the metrics of one analysis must have distinct names`},
+		}, want: steps + `[3].analysis.templates[1].templateName: metric "success-rate" is also defined by template "success-rate": the metrics and judges of one analysis must have distinct names`},
 		"arg without name": {mutate: func(r *Rollout) { canaryOf(r).Steps[3].Analysis.Args = []AnalysisRunArgument{{Value: "x"}} },
 			want: steps + "[3].analysis.args[0].name: required"},
-		"arg twice": {mutate: func(r *Rollout) { canaryOf(r).Steps[3].Analysis.Args = []AnalysisRunArgument{{Name: "a"}, {Name: "a"}} },
+		"arg twice": {mutate: func(r *Rollout) {
+			one := "1"
+			r.Spec.AnalysisTemplates[0].Args = []Argument{{Name: "a", Value: &one}}
+			canaryOf(r).Steps[3].Analysis.Args = []AnalysisRunArgument{{Name: "a"}, {Name: "a"}}
+		},
 			want: steps + `[3].analysis.args[1].name: duplicate "a"`},
 
 		// header and mirror routes
@@ -258,7 +262,7 @@ func TestValidateRejects(t *testing.T) {
 			r.Spec.AnalysisTemplates = append(r.Spec.AnalysisTemplates, r.Spec.AnalysisTemplates[0])
 		},
 			want: `spec.analysisTemplates[1].name: duplicate "success-rate"`},
-		"no metrics":     {mutate: func(r *Rollout) { r.Spec.AnalysisTemplates[0].Metrics = nil }, want: "spec.analysisTemplates[0].metrics: required: at least one metric"},
+		"no metrics":     {mutate: func(r *Rollout) { r.Spec.AnalysisTemplates[0].Metrics = nil }, want: "spec.analysisTemplates[0].metrics: required: at least one metric, or a judge"},
 		"metric no name": {mutate: func(r *Rollout) { metricOf(r).Name = "" }, want: m0 + ".name: required"},
 		"metric twice":   {mutate: func(r *Rollout) { t := &r.Spec.AnalysisTemplates[0]; t.Metrics = append(t.Metrics, t.Metrics[0]) }, want: `spec.analysisTemplates[0].metrics[1].name: duplicate "success-rate"`},
 		"interval 0":     {mutate: func(r *Rollout) { metricOf(r).Interval = dur(0) }, want: m0 + ".interval: must be positive, got 0s"},
@@ -276,13 +280,16 @@ func TestValidateRejects(t *testing.T) {
 		"CEL undeclared": {mutate: func(r *Rollout) { metricOf(r).FailureCondition = "value < 0.9" },
 			want: m0 + ".failureCondition: invalid CEL expression: 1:1: undeclared reference to 'value' (in container '')"},
 		"CEL not bool":    {mutate: func(r *Rollout) { metricOf(r).SuccessCondition = "1 + 2" }, want: m0 + ".successCondition: must yield a bool, got int"},
-		"no provider":     {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin = nil }, want: m0 + ".provider: must set exactly one of builtin, got none"},
+		"no provider":     {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin = nil }, want: m0 + ".provider: must set exactly one of builtin, prometheus, web or job, got none"},
 		"no measure":      {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin.SuccessRate = nil }, want: m0 + ".provider.builtin: must set exactly one of successRate, errorRate, latencyP50, latencyP95, latencyP99 or requestRate, got none"},
 		"bad version":     {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin.Version = "Canary" }, want: m0 + `.provider.builtin.version: must be canary or stable, got "Canary"`},
 		"route no slash":  {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin.Route = "GET login" }, want: m0 + `.provider.builtin.route: must be "/path" or "METHOD /path", e.g. "POST /login", got "GET login"`},
 		"route lowercase": {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin.Route = "get /login" }, want: m0 + `.provider.builtin.route: must be "/path" or "METHOD /path", e.g. "POST /login", got "get /login"`},
 		"route two paths": {mutate: func(r *Rollout) { metricOf(r).Provider.Builtin.Route = "GET /a /b" }, want: m0 + `.provider.builtin.route: must be "/path" or "METHOD /path", e.g. "POST /login", got "GET /a /b"`},
-		"template arg twice": {mutate: func(r *Rollout) { r.Spec.AnalysisTemplates[0].Args = []Argument{{Name: "x"}, {Name: "x"}} },
+		"template arg twice": {mutate: func(r *Rollout) {
+			x := "1"
+			r.Spec.AnalysisTemplates[0].Args = []Argument{{Name: "x", Value: &x}, {Name: "x", Value: &x}}
+		},
 			want: `spec.analysisTemplates[0].args[1].name: duplicate "x"`},
 	}
 	for name, tc := range tests {
@@ -395,7 +402,7 @@ func TestValidateAnalysisTemplate(t *testing.T) {
 		"valid":      {mutate: func(*AnalysisTemplate) {}},
 		"no name":    {mutate: func(t *AnalysisTemplate) { t.Name = "" }, want: "metadata.name: required"},
 		"wrong kind": {mutate: func(t *AnalysisTemplate) { t.Kind = KindRollout }, want: `kind: must be AnalysisTemplate, got "Rollout"`},
-		"no metrics": {mutate: func(t *AnalysisTemplate) { t.Spec.Metrics = nil }, want: "spec.metrics: required: at least one metric"},
+		"no metrics": {mutate: func(t *AnalysisTemplate) { t.Spec.Metrics = nil }, want: "spec.metrics: required: at least one metric, or a judge"},
 		"two measures": {mutate: func(t *AnalysisTemplate) { t.Spec.Metrics[0].Provider.Builtin.RequestRate = &struct{}{} },
 			want: "spec.metrics[0].provider.builtin: must set exactly one of successRate, errorRate, latencyP50, latencyP95, latencyP99 or requestRate, got errorRate and requestRate"},
 		"arg no name": {mutate: func(t *AnalysisTemplate) { t.Spec.Args = []Argument{{}} }, want: "spec.args[0].name: required"},

@@ -34,16 +34,17 @@ func Assess(spec v1alpha1.AnalysisRunSpec, status v1alpha1.AnalysisRunStatus, no
 		}
 		return out
 	}
-	if len(spec.Metrics) == 0 {
+	entries := Entries(spec)
+	if len(entries) == 0 {
 		out.Phase, out.Message = v1alpha1.AnalysisError, "the run has no metrics to measure"
 		return out
 	}
 
-	results := make([]v1alpha1.MetricResult, len(spec.Metrics))
-	for i, m := range spec.Metrics {
-		results[i] = v1alpha1.MetricResult{Name: m.Name, Phase: v1alpha1.AnalysisPending}
+	results := make([]v1alpha1.MetricResult, len(entries))
+	for i, e := range entries {
+		results[i] = v1alpha1.MetricResult{Name: e.Metric.Name, Phase: v1alpha1.AnalysisPending}
 		for _, r := range status.MetricResults {
-			if r.Name == m.Name {
+			if r.Name == e.Metric.Name {
 				results[i] = r
 			}
 		}
@@ -53,24 +54,61 @@ func Assess(spec v1alpha1.AnalysisRunSpec, status v1alpha1.AnalysisRunStatus, no
 	// Each metric on its own first; then, if the run is terminated or one
 	// metric already ended it, the others stop where they are.
 	terminating := spec.Terminate
-	for i, m := range spec.Metrics {
-		assessMetric(m, &results[i], spec.Blocking, false)
+	for i, e := range entries {
+		e.assess(&results[i], spec.Blocking, false)
 		if ends(results[i]) {
 			terminating = true
 		}
 	}
-	for i, m := range spec.Metrics {
+	for i, e := range entries {
 		if terminating {
-			assessMetric(m, &results[i], spec.Blocking, true)
+			e.assess(&results[i], spec.Blocking, true)
 		}
 		results[i].NextMeasurementAt = nil
-		if at, ok := NextMeasurement(m, results[i], out.StartedAt.Time); ok {
+		if at, ok := NextMeasurement(e.Metric, results[i], out.StartedAt.Time); ok {
 			results[i].NextMeasurementAt = &metav1.Time{Time: at}
 		}
 	}
 	out.MetricResults = results
-	out.Phase, out.Message = verdict(results)
+	out.Phase, out.Message = verdict(entries, results)
 	return out
+}
+
+// Entry is one measured entry of a run: a metric, or a judge.
+type Entry struct {
+	// Metric is the metric, or the schedule of the judge (JudgeSchedule).
+	Metric v1alpha1.Metric
+	// Judge is the judge; nil for a metric.
+	Judge *v1alpha1.Judge
+}
+
+// Entries lists a run's metrics, then its judges: the order of its
+// status' results.
+func Entries(spec v1alpha1.AnalysisRunSpec) []Entry {
+	out := make([]Entry, 0, len(spec.Metrics)+len(spec.Judges))
+	for _, m := range spec.Metrics {
+		out = append(out, Entry{Metric: m})
+	}
+	for i := range spec.Judges {
+		out = append(out, Entry{Metric: JudgeSchedule(spec.Judges[i]), Judge: &spec.Judges[i]})
+	}
+	return out
+}
+
+// kind names the entry in messages.
+func (e Entry) kind() string {
+	if e.Judge != nil {
+		return "judge"
+	}
+	return "metric"
+}
+
+func (e Entry) assess(r *v1alpha1.MetricResult, blocking, terminating bool) {
+	if e.Judge != nil {
+		assessJudge(r, blocking, terminating)
+		return
+	}
+	assessMetric(e.Metric, r, blocking, terminating)
 }
 
 // fold counts the measurements appended since the last Assess and drops
@@ -179,9 +217,10 @@ var severity = map[v1alpha1.AnalysisPhase]int{
 	v1alpha1.AnalysisFailed:       4,
 }
 
-// verdict is the run's phase and message from its metrics' (dry-run
-// metrics aside).
-func verdict(results []v1alpha1.MetricResult) (v1alpha1.AnalysisPhase, string) {
+// verdict is the run's phase and message from its metrics' and judges'
+// (dry-run metrics aside). A running run's message is what its running
+// judges think (a metric says nothing until it decides).
+func verdict(entries []Entry, results []v1alpha1.MetricResult) (v1alpha1.AnalysisPhase, string) {
 	phase, worst := v1alpha1.AnalysisSuccessful, -1
 	for i, r := range results {
 		if !r.DryRun && (worst < 0 || severity[r.Phase] > severity[phase]) {
@@ -189,21 +228,26 @@ func verdict(results []v1alpha1.MetricResult) (v1alpha1.AnalysisPhase, string) {
 		}
 	}
 	switch {
-	case phase == v1alpha1.AnalysisPending || phase == v1alpha1.AnalysisRunning:
-		return v1alpha1.AnalysisRunning, ""
-	case phase == v1alpha1.AnalysisSuccessful && !allCompleted(results):
-		// A dry-run metric is still measuring.
-		return v1alpha1.AnalysisRunning, ""
+	case phase == v1alpha1.AnalysisPending || phase == v1alpha1.AnalysisRunning,
+		phase == v1alpha1.AnalysisSuccessful && !allCompleted(results): // a dry-run metric is still measuring
+		var notes []string
+		for i, r := range results {
+			if entries[i].Judge != nil && !r.Phase.Completed() {
+				notes = append(notes, fmt.Sprintf("judge %q: %s", r.Name, r.Message))
+			}
+		}
+		return v1alpha1.AnalysisRunning, strings.Join(notes, "; ")
 	}
 	var notes []string
-	for _, r := range results {
+	for i, r := range results {
+		kind := entries[i].kind()
 		switch {
-		case phase != v1alpha1.AnalysisSuccessful && r.Name == results[worst].Name:
-			notes = append(notes, fmt.Sprintf("metric %q %s: %s", r.Name, strings.ToLower(string(r.Phase)), r.Message))
+		case phase != v1alpha1.AnalysisSuccessful && i == worst:
+			notes = append(notes, fmt.Sprintf("%s %q %s: %s", kind, r.Name, strings.ToLower(string(r.Phase)), r.Message))
 		case phase == v1alpha1.AnalysisSuccessful && !r.DryRun:
-			notes = append(notes, fmt.Sprintf("metric %q: %s", r.Name, r.Message))
+			notes = append(notes, fmt.Sprintf("%s %q: %s", kind, r.Name, r.Message))
 		case r.DryRun && r.Phase != v1alpha1.AnalysisSuccessful:
-			notes = append(notes, fmt.Sprintf("dry-run metric %q %s (not counted): %s", r.Name, strings.ToLower(string(r.Phase)), r.Message))
+			notes = append(notes, fmt.Sprintf("dry-run %s %q %s (not counted): %s", kind, r.Name, strings.ToLower(string(r.Phase)), r.Message))
 		}
 	}
 	return phase, strings.Join(notes, "; ")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"fledge.dev/fledge/internal/dashboard"
 	"fledge.dev/fledge/internal/metrics"
 	"fledge.dev/fledge/internal/runner"
 	"fledge.dev/fledge/internal/runner/store"
@@ -100,6 +101,7 @@ type host struct {
 	store  *store.Store
 	daemon *runner.Daemon
 	api    *server.Server
+	dash   *dashboard.Dashboard
 }
 
 func (o *Options) newHost(addr string, log *slog.Logger) (*host, error) {
@@ -127,11 +129,12 @@ func (o *Options) newHost(addr string, log *slog.Logger) (*host, error) {
 		st.Close()
 		return nil, err
 	}
+	notFound := func(err error) bool { return errors.Is(err, runner.ErrNotFound) }
+	dash := dashboard.New(dashboard.Config{Token: token, Control: d, Metrics: reg, Logger: log, NotFound: notFound})
 	api := server.New(server.Config{
-		Addr: addr, Token: token, Control: d, Metrics: reg, Logger: log,
-		NotFound: func(err error) bool { return errors.Is(err, runner.ErrNotFound) },
+		Addr: addr, Token: token, Control: d, Metrics: reg, Logger: log, NotFound: notFound, Dashboard: dash,
 	})
-	return &host{dir: dir, store: st, daemon: d, api: api}, nil
+	return &host{dir: dir, store: st, daemon: d, api: api, dash: dash}, nil
 }
 
 // run runs the API and the daemon until ctx is done; either stopping
@@ -174,11 +177,12 @@ func (h *host) run(ctx context.Context, log *slog.Logger, started func(context.C
 		return stop(err)
 	}
 	spawn("daemon", h.daemon.Start)
+	spawn("dashboard", h.dash.Start)
 	if err := server.WriteInfo(h.dir, server.Info{Address: h.api.Addr(), PID: os.Getpid()}); err != nil {
 		return stop(err)
 	}
 	defer server.RemoveInfo(h.dir, os.Getpid())
-	log.Info("fledge daemon running", "api", "http://"+h.api.Addr(), "stateDir", h.dir, "pid", os.Getpid())
+	log.Info("fledge daemon running", "api", "http://"+h.api.Addr(), "dashboard", "http://"+h.api.Addr()+"/dashboard/", "stateDir", h.dir, "pid", os.Getpid())
 	if started != nil {
 		if err := started(ctx, h.daemon); err != nil {
 			return stop(err)

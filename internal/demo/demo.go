@@ -166,7 +166,9 @@ func (p *player) release(ctx context.Context, r release, users *load) (*Release,
 	}
 	rev := applied.Annotations[runner.AnnotationRevision]
 	final, err := p.await(ctx, r.version, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Abort || ro.Status.StableRevision == rev && ro.Status.CanaryRevision == ""
+		// Until the daemon decided on the new spec, the status may still
+		// tell the previous release's abort: only this revision's counts.
+		return ro.Status.Abort && ro.Status.CanaryRevision == rev || ro.Status.StableRevision == rev && ro.Status.CanaryRevision == ""
 	})
 	if err != nil {
 		return nil, err

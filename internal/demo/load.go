@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -37,8 +38,8 @@ func (l *load) run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := range jobs {
-				l.one(ctx, n)
+			for range jobs {
+				l.one(ctx)
 			}
 		}()
 	}
@@ -60,10 +61,13 @@ func (l *load) run(ctx context.Context) {
 	}
 }
 
-// one sends request number n: even numbers view the page, odd ones log in.
-func (l *load) one(ctx context.Context, n int) {
+// one sends a request: a page view or a login, at random. (Not strictly
+// alternating: the proxy's exact weighting sends the canary every tenth
+// request, so with alternation it would serve only one kind, and the judge
+// would compare a canary's logins with stable's mix.)
+func (l *load) one(ctx context.Context) {
 	var req *http.Request
-	if n%2 == 0 {
+	if rand.IntN(2) == 0 {
 		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, l.url+"/", nil)
 	} else {
 		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, l.url+"/login", strings.NewReader(`{"user":"demo","password":"hunter2"}`))

@@ -33,7 +33,9 @@ var releases = []release{
 }
 
 // spec is the demo's Rollout for a version: the example, with the
-// demo's timings, the sample app as the program, and a free port.
+// demo's timings, the sample app as the program, a free port, and the
+// canary judge as the background analysis (the step analysis keeps the
+// example's success-rate metric).
 func spec(exe, version, errorRate, listen string, t timing) *v1alpha1.Rollout {
 	cmd := []string{exe, "sample-app", "--version", version, "--latency", "GET /=2ms,POST /login=5ms"}
 	if errorRate != "" {
@@ -42,6 +44,7 @@ func spec(exe, version, errorRate, listen string, t timing) *v1alpha1.Rollout {
 	i32 := func(v int32) *int32 { return &v }
 	grace := int64(10)
 	analysis := v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "success-rate"}}}
+	judged := v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "judge"}}}
 	ro := &v1alpha1.Rollout{
 		Spec: v1alpha1.RolloutSpec{
 			Replicas: i32(2),
@@ -65,7 +68,7 @@ func spec(exe, version, errorRate, listen string, t timing) *v1alpha1.Rollout {
 					{Pause: &v1alpha1.RolloutPause{}},
 					{SetWeight: i32(100)},
 				},
-				Analysis:              &v1alpha1.RolloutAnalysisBackground{RolloutAnalysis: analysis, StartingStep: i32(1)},
+				Analysis:              &v1alpha1.RolloutAnalysisBackground{RolloutAnalysis: judged, StartingStep: i32(1)},
 				ScaleDownDelaySeconds: i32(5),
 			}},
 			AnalysisTemplates: []v1alpha1.NamedAnalysisTemplate{{
@@ -77,6 +80,18 @@ func spec(exe, version, errorRate, listen string, t timing) *v1alpha1.Rollout {
 					SuccessCondition: "result >= 0.99",
 					Provider:         v1alpha1.MetricProvider{Builtin: &v1alpha1.BuiltinMetric{SuccessRate: &struct{}{}}},
 				}}},
+			}, {
+				// The background judge: canary against stable every second,
+				// rolled back after 3 failed requests more than stable's rate
+				// predicts (or sooner, on the statistics), the weight held
+				// until it passes. Slow means slower than an SLO of 500ms:
+				// the sample app answers in milliseconds, so a good canary
+				// has nothing slow to be held on.
+				Name: "judge",
+				AnalysisTemplateSpec: v1alpha1.AnalysisTemplateSpec{Judge: &v1alpha1.Judge{
+					MaxCanaryFailures: 3,
+					Latency:           &v1alpha1.JudgeLatency{Threshold: &v1alpha1.Duration{Duration: 500 * time.Millisecond}},
+				}},
 			}},
 		},
 	}

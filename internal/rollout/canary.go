@@ -42,6 +42,9 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 	switch {
 	case s.SetWeight != nil:
 		w := *s.SetWeight
+		if w > st.CanaryWeight && d.holdsWeight() {
+			return false
+		}
 		need := canaryReplicas(d.replicas(), w)
 		if ready := d.ready(st.CanaryRevision); w > st.CanaryWeight && ready < need {
 			d.waitOnEdge("waiting for canary revision %s before weight %d%%: %d/%d replicas ready", st.CanaryRevision, w, ready, need)
@@ -108,7 +111,11 @@ func (d *decider) blockingRun(ref **v1alpha1.RunRef, role string, a *v1alpha1.Ro
 	case v1alpha1.AnalysisError, v1alpha1.AnalysisInconclusive:
 		d.inconclusive(*ref)
 	default:
-		d.wait("waiting for analysis %s (%s)", (*ref).Name, orPending(phase))
+		if msg := (*ref).Message; msg != "" {
+			d.wait("waiting for analysis %s (%s): %s", (*ref).Name, orPending(phase), msg)
+		} else {
+			d.wait("waiting for analysis %s (%s)", (*ref).Name, orPending(phase))
+		}
 	}
 	return false
 }
@@ -145,6 +152,9 @@ func (d *decider) backgroundHealthy() bool {
 // it stable.
 func (d *decider) promoteCanary() {
 	st := &d.st
+	if st.CanaryWeight < 100 && d.holdsWeight() {
+		return
+	}
 	if ready := d.ready(st.CanaryRevision); ready < d.replicas() {
 		d.waitOnEdge("promoting revision %s: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
 		return

@@ -141,12 +141,16 @@ func (d *decider) promoteFull() string {
 			st.CurrentStepIndex = min(st.CurrentStepIndex, bgSwitch)
 		}
 	}
+	override := ""
+	if run := d.heldBy(); run != "" && st.CanaryWeight > 0 && st.CanaryWeight < 100 {
+		override = fmt.Sprintf(" (overriding the weight hold of analysis %s at %d%%)", run, st.CanaryWeight)
+	}
 	st.PromoteFull = true
 	st.StepAnalysisRun, st.BackgroundAnalysisRun, st.PrePromotionRun, st.PostPromotionRun = nil, nil, nil, nil
 	st.PauseConditions = dropPause(st.PauseConditions, v1alpha1.PauseCanaryStep, v1alpha1.PauseInconclusive,
 		v1alpha1.PausePreviewPromotion, v1alpha1.PauseUser)
 	st.ProgressAt = &d.now
-	d.event(EventNormal, "PromotedFull", "promote --full: skipping the remaining steps and analyses of revision %s", st.CanaryRevision)
+	d.event(EventNormal, "PromotedFull", "promote --full: skipping the remaining steps and analyses of revision %s%s", st.CanaryRevision, override)
 	return ""
 }
 

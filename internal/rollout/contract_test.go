@@ -18,6 +18,7 @@ func contractViolations(in Input, d Decision) []error {
 	c.trafficLeavesFirst()
 	c.weightWithinStep()
 	c.weightRisesWhenReady()
+	c.weightNotRaisedWhileHeld()
 	c.stepsAdvanceForAReason()
 	c.abortedMeansStable()
 	c.replicasServeTheirWeight()
@@ -112,6 +113,25 @@ func (c *contract) weightRisesWhenReady() {
 	}
 	if ready := c.in.Replicas[c.st.CanaryRevision].Ready; ready < needFor(c.full, c.st.CanaryWeight) {
 		c.fail("(b) weight raised %d -> %d with %d ready replicas", c.prev.CanaryWeight, c.st.CanaryWeight, ready)
+	}
+}
+
+// (b) A weight never rises while a run the rollout depends on holds it
+// (a judge that has not passed), but from 0 (nothing to judge yet) or by
+// promote --full (a human's override).
+func (c *contract) weightNotRaisedWhileHeld() {
+	prev, st := c.prev, c.st
+	if st.CanaryRevision == "" || st.CanaryRevision != prev.CanaryRevision || st.CanaryWeight <= prev.CanaryWeight ||
+		prev.CanaryWeight == 0 || st.PromoteFull || c.in.Command == CommandPromoteFull {
+		return
+	}
+	for _, ref := range []*v1alpha1.RunRef{st.StepAnalysisRun, st.BackgroundAnalysisRun} {
+		if ref == nil || observedPhase(c.in, ref).Completed() {
+			continue
+		}
+		if obs := c.in.Analysis[ref.Name]; obs.HoldWeight {
+			c.fail("(b) weight raised %d -> %d while analysis %s holds it (%s)", prev.CanaryWeight, st.CanaryWeight, ref.Name, obs.HoldReason)
+		}
 	}
 }
 

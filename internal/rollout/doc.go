@@ -13,10 +13,17 @@
 //     revision the router still routes to keeps its replicas);
 //   - the canary never gets more weight than the current step allows, and a
 //     weight rises only once enough canary replicas are ready for it;
+//   - a weight does not rise (a setWeight step to a higher weight, or the
+//     promotion to 100%) while a run the rollout depends on holds it (its
+//     judge has not passed: RunObservation.HoldWeight); the status message
+//     says so. The first weight, from 0, is never held (without traffic there
+//     is nothing to judge), and `promote --full` overrides the hold, as it
+//     skips analyses (its event records the override);
 //   - nothing is promoted before every step and analysis passed (unless a
 //     human says `promote --full`);
 //   - a revision becomes stable only once the router sends it everything;
-//   - an inconclusive analysis pauses, it never passes;
+//   - an inconclusive analysis pauses (or aborts, when its templates say
+//     inconclusivePolicy: Abort), it never passes;
 //   - a command that does not apply changes nothing but CommandError;
 //   - deciding again from the decided status, with the same observations,
 //     changes nothing.

@@ -39,6 +39,13 @@ type ReplicaObservation struct {
 type RunObservation struct {
 	Phase   v1alpha1.AnalysisPhase
 	Message string
+	// HoldWeight says the run keeps the canary's weight from rising now (a
+	// judge that has not passed yet); HoldReason says why, for the status.
+	HoldWeight bool
+	HoldReason string
+	// InconclusivePolicy is what an Inconclusive or Error verdict of the
+	// run does: pause (Pause, or unset) or abort (Abort).
+	InconclusivePolicy v1alpha1.InconclusivePolicy
 }
 
 // Command is a user's command; the zero value is none.

@@ -31,6 +31,7 @@ func TestInvariants(t *testing.T) {
 		"InitialRevision", "RolloutStarted", "RolloutRestarted", "RolloutCanceled", "StepCompleted", "WeightChanged",
 		"Switched", "PreviewReady", "AnalysisStarted", "AnalysisFailed", "AnalysisInconclusive", "Promoted", "ScaledDown",
 		"PromotedThroughSteps", "Aborted", "ProgressDeadlineExceeded", "Retried", "PromotedFull", "Paused", "Resumed",
+		"WeightHeld", "AnalysisInconclusiveAbort",
 	} {
 		if seen[reason] == 0 {
 			t.Errorf("no world saw a %s event; seen: %v", reason, seen)

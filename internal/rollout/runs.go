@@ -85,8 +85,13 @@ func (d *decider) listRuns() {
 }
 
 // inconclusive pauses the rollout on a run that could not decide: it is
-// never a pass. Resume starts a fresh run.
+// never a pass. Resume starts a fresh run. A run whose templates say
+// inconclusivePolicy: Abort aborts the rollout instead.
 func (d *decider) inconclusive(ref *v1alpha1.RunRef) {
+	if d.in.Analysis[ref.Name].InconclusivePolicy == v1alpha1.InconclusiveAbort {
+		d.abort("AnalysisInconclusiveAbort", "analysis %s is %s (inconclusivePolicy Abort): %s", ref.Name, ref.Phase, ref.Message)
+		return
+	}
 	if !hasPause(d.st.PauseConditions, v1alpha1.PauseInconclusive) {
 		d.event(EventWarning, "AnalysisInconclusive", "paused: analysis %s is %s; `fledge resume` runs it again, `fledge abort` rolls back", ref.Name, ref.Phase)
 	}
@@ -99,4 +104,41 @@ func (d *decider) inconclusive(ref *v1alpha1.RunRef) {
 func (d *decider) paused() bool {
 	return d.spec.Paused || hasPause(d.st.PauseConditions, v1alpha1.PauseUser) ||
 		hasPause(d.st.PauseConditions, v1alpha1.PauseInconclusive)
+}
+
+// holdsWeight tells whether a run keeps the canary's weight from rising
+// now, and then says so in the status: a run the rollout depends on, not
+// decided, whose judge has not passed. The first weight (from 0) is never
+// held, since without traffic there is nothing to judge; promote --full
+// overrides the hold (the human's final word, as it skips analyses).
+func (d *decider) holdsWeight() bool {
+	st := &d.st
+	if st.CanaryWeight == 0 || st.PromoteFull {
+		return false
+	}
+	for _, ref := range []*v1alpha1.RunRef{st.StepAnalysisRun, st.BackgroundAnalysisRun} {
+		if ref == nil || ref.Phase.Completed() {
+			continue
+		}
+		if obs := d.in.Analysis[ref.Name]; obs.HoldWeight {
+			why := obs.HoldReason
+			if why == "" {
+				why = "its judge has not passed"
+			}
+			d.wait("holding weight at %d%%: %s (analysis %s)", st.CanaryWeight, why, ref.Name)
+			return true
+		}
+	}
+	return false
+}
+
+// heldBy says which run holds the weight now, if one does, for the record
+// of a human overriding it.
+func (d *decider) heldBy() string {
+	for _, ref := range []*v1alpha1.RunRef{d.st.StepAnalysisRun, d.st.BackgroundAnalysisRun} {
+		if ref != nil && !ref.Phase.Completed() && d.in.Analysis[ref.Name].HoldWeight {
+			return ref.Name
+		}
+	}
+	return ""
 }

@@ -111,7 +111,10 @@ type world struct {
 	pods    map[string]ReplicaObservation
 	traffic Traffic
 	runs    map[string]v1alpha1.AnalysisPhase
-	target  Decision
+	// holds and policies are what the runs' judges and templates say.
+	holds    map[string]bool
+	policies map[string]v1alpha1.InconclusivePolicy
+	target   Decision
 	// hostile worlds sometimes edit the status by hand, as a user could.
 	hostile bool
 	trace   []string
@@ -122,6 +125,7 @@ func newWorld(e entropy, ro *v1alpha1.Rollout) *world {
 	return &world{
 		e: e, ro: ro, desired: "1", revs: []string{"1"}, now: t0,
 		pods: map[string]ReplicaObservation{}, runs: map[string]v1alpha1.AnalysisPhase{}, seen: map[string]int{},
+		holds: map[string]bool{}, policies: map[string]v1alpha1.InconclusivePolicy{},
 	}
 }
 
@@ -135,6 +139,9 @@ func (w *world) tick() []error {
 		d.Status.Phase, d.Status.CurrentStepIndex, d.Status.CanaryWeight, d.Status.StableRevision, d.Status.CanaryRevision,
 		d.Status.Abort, d.Status.PromoteFull, d.Status.PauseConditions, d.Replicas, d.CommandError, d.Events))
 	errs := contractViolations(in, d)
+	if strings.HasPrefix(d.Status.Message, "holding weight at ") {
+		w.seen["WeightHeld"]++
+	}
 	for _, ev := range d.Events {
 		w.seen[ev.Reason]++
 		if ev.Reason == "Promoted" && !in.Rollout.Status.PromoteFull && in.Command != CommandPromoteFull {
@@ -171,7 +178,11 @@ func (w *world) observe() Input {
 		Replicas: w.pods, Traffic: w.traffic, Analysis: map[string]RunObservation{},
 	}
 	for name, p := range w.runs {
-		in.Analysis[name] = RunObservation{Phase: p, Message: "measured"}
+		obs := RunObservation{Phase: p, Message: "measured", HoldWeight: w.holds[name], InconclusivePolicy: w.policies[name]}
+		if obs.HoldWeight {
+			obs.HoldReason = "judge: waiting"
+		}
+		in.Analysis[name] = obs
 	}
 	return copyInput(in)
 }
@@ -257,6 +268,10 @@ func (w *world) moveRuns(want []RunSpec) {
 		case !ok:
 			if chance(e, 70) {
 				w.runs[r.Name] = v1alpha1.AnalysisPending
+				w.holds[r.Name] = chance(e, 50)
+				if chance(e, 30) {
+					w.policies[r.Name] = v1alpha1.InconclusiveAbort
+				}
 			}
 		case p == v1alpha1.AnalysisPending && chance(e, 40):
 			w.runs[r.Name] = v1alpha1.AnalysisRunning
@@ -268,6 +283,10 @@ func (w *world) moveRuns(want []RunSpec) {
 	for name := range w.runs {
 		if !listed[name] {
 			delete(w.runs, name)
+			delete(w.holds, name)
+			delete(w.policies, name)
+		} else if chance(e, 20) {
+			w.holds[name] = !w.holds[name] // a judge passes, or stops passing
 		}
 	}
 }

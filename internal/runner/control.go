@@ -52,9 +52,12 @@ func (d *Daemon) Command(ctx context.Context, name string, cmd rollout.Command) 
 	return w.command(ctx, cmd)
 }
 
-// Undo goes back to revision (the previous stable one when empty): the
-// template becomes that revision's again, and it is promoted at once,
-// skipping the steps, as a rollback should be.
+// Undo goes back to revision (when empty: the stable one while a release is
+// in progress, else the previous stable one): the template becomes that
+// revision's again, and it is promoted at once, skipping the steps, as a
+// rollback should be. Going back to the stable revision during a release
+// promotes nothing: the release is aborted (traffic back to stable at once)
+// and withdrawn, and the rollout is Healthy on stable again.
 func (d *Daemon) Undo(ctx context.Context, name, revision string) error {
 	w, err := d.worker(ctx, name)
 	if err != nil {
@@ -67,13 +70,26 @@ func (d *Daemon) Undo(ctx context.Context, name, revision string) error {
 	w.mu.Unlock()
 	var target store.Revision
 	found := false
-	if revision == "" {
+	releasing := ro.Status.CanaryRevision != ""
+	switch {
+	case revision == "" && releasing:
+		// The template is the release's: the revision before it is stable.
+		for _, r := range history {
+			if r.ID == ro.Status.StableRevision {
+				target, found = r, true
+			}
+		}
+		if !found {
+			d.mu.Unlock()
+			return fmt.Errorf("undo %s: stable revision %s is not in the history", name, ro.Status.StableRevision)
+		}
+	case revision == "":
 		target, found = previousRevision(history, ro.Status.StableRevision)
 		if !found {
 			d.mu.Unlock()
 			return fmt.Errorf("undo %s: no previous stable revision to go back to", name)
 		}
-	} else {
+	default:
 		for _, r := range history {
 			if r.ID == revision {
 				target, found = r, true
@@ -84,9 +100,18 @@ func (d *Daemon) Undo(ctx context.Context, name, revision string) error {
 			return fmt.Errorf("undo %s: revision %s is not in the history (see `fledge history %s`)", name, revision, name)
 		}
 	}
-	if target.ID == ro.Status.StableRevision && ro.Status.CanaryRevision == "" {
+	backToStable := target.ID == ro.Status.StableRevision
+	if backToStable && !releasing {
 		d.mu.Unlock()
 		return fmt.Errorf("undo %s: revision %s is already stable", name, target.ID)
+	}
+	if backToStable && !ro.Status.Abort {
+		// Traffic leaves the canary first, as on any abort; d.mu keeps
+		// another apply out meanwhile.
+		if err := w.command(ctx, rollout.CommandAbort); err != nil {
+			d.mu.Unlock()
+			return fmt.Errorf("undo %s: %w", name, err)
+		}
 	}
 	tmpl := target.Template
 	ro.Spec.Template = &tmpl
@@ -98,6 +123,11 @@ func (d *Daemon) Undo(ctx context.Context, name, revision string) error {
 	d.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("undo %s: %w", name, err)
+	}
+	if backToStable {
+		// The engine withdraws a release whose template is back to stable:
+		// wait for that decision so that the caller sees its result.
+		return w.command(ctx, rollout.CommandNone)
 	}
 	return w.command(ctx, rollout.CommandPromoteFull)
 }

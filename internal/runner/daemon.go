@@ -16,8 +16,13 @@ import (
 	"fledge.dev/fledge/internal/runner/process"
 	"fledge.dev/fledge/internal/runner/store"
 
-	// The builtin metric provider reads the proxy's counters.
+	// The metric providers register themselves: the builtin one reads the
+	// proxy's counters; the others call Prometheus, web endpoints and
+	// commands.
 	_ "fledge.dev/fledge/internal/analysis/provider/builtin"
+	_ "fledge.dev/fledge/internal/analysis/provider/job"
+	_ "fledge.dev/fledge/internal/analysis/provider/prometheus"
+	_ "fledge.dev/fledge/internal/analysis/provider/web"
 )
 
 // Config configures the local daemon.
@@ -137,17 +142,22 @@ func (d *Daemon) Apply(ctx context.Context, rs []*v1alpha1.Rollout, dir string) 
 	return nil
 }
 
-// check validates rollouts for local mode, all errors at once.
+// check validates rollouts for local mode, all errors at once. A mistake
+// found here (not by Validate) names its rollout: a file may hold several.
 func (d *Daemon) check(rs []*v1alpha1.Rollout) error {
 	var errs []error
-	listens := map[string]string{}
+	owner := map[string]string{} // address -> the rollout whose proxy listens on it
 	d.mu.Lock()
 	for name, w := range d.workers {
-		for _, a := range listenAddrs(w.snapshot()) {
-			listens[a] = name
+		for _, l := range listens(w.snapshot()) {
+			owner[l.addr] = name
 		}
 	}
 	d.mu.Unlock()
+	claimed := map[string]string{} // address -> the rollout of rs that wants it
+	localErr := func(r *v1alpha1.Rollout, path, reason string) {
+		errs = append(errs, fmt.Errorf("Rollout %q: %w", r.Name, &v1alpha1.FieldError{Path: path, Reason: reason}))
+	}
 	for _, r := range rs {
 		r.Default()
 		if err := r.Validate(); err != nil {
@@ -155,21 +165,24 @@ func (d *Daemon) check(rs []*v1alpha1.Rollout) error {
 			continue
 		}
 		if r.Spec.Template == nil {
-			errs = append(errs, &v1alpha1.FieldError{Path: "spec.template", Reason: "required in local mode (spec.workloadRef needs the Kubernetes controller)"})
+			localErr(r, "spec.template", "required in local mode (spec.workloadRef needs the Kubernetes controller)")
 			continue
 		}
-		for _, a := range listenAddrs(r) {
-			if other, ok := listens[a]; ok && other != r.Name {
-				errs = append(errs, &v1alpha1.FieldError{Path: "spec.strategy.trafficRouting.proxy", Reason: fmt.Sprintf("address %s is already used by rollout %s", a, other)})
-				continue
+		for _, l := range listens(r) {
+			if _, port, _ := net.SplitHostPort(l.addr); port == "0" {
+				continue // a port of its own, whatever the others use
 			}
-			listens[a] = r.Name
-			d.mu.Lock()
-			_, exists := d.workers[r.Name]
-			d.mu.Unlock()
-			if !exists && !free(a) {
-				errs = append(errs, &v1alpha1.FieldError{Path: "spec.strategy.trafficRouting.proxy", Reason: fmt.Sprintf("cannot listen on %s: address in use", a)})
+			other, used := owner[l.addr]
+			if !used || other == r.Name {
+				other, used = claimed[l.addr]
 			}
+			switch {
+			case used && other != r.Name:
+				localErr(r, l.path, fmt.Sprintf("address %s is already used by rollout %s", l.addr, other))
+			case owner[l.addr] != r.Name && !free(l.addr):
+				localErr(r, l.path, fmt.Sprintf("cannot listen on %s: address in use", l.addr))
+			}
+			claimed[l.addr] = r.Name
 		}
 	}
 	return errors.Join(errs...)
@@ -220,21 +233,26 @@ func (d *Daemon) applyOne(r *v1alpha1.Rollout, dir string) error {
 	return nil
 }
 
-// listenAddrs are the addresses a rollout's proxy listens on.
-func listenAddrs(r *v1alpha1.Rollout) []string {
+// listen is an address a rollout's proxy listens on, and its field.
+type listen struct{ path, addr string }
+
+// listens are the addresses a rollout's proxy listens on.
+func listens(r *v1alpha1.Rollout) []listen {
 	var tr *v1alpha1.TrafficRouting
+	path := "spec.strategy."
 	if c := r.Spec.Strategy.Canary; c != nil {
-		tr = c.TrafficRouting
+		tr, path = c.TrafficRouting, path+"canary"
 	}
 	if b := r.Spec.Strategy.BlueGreen; b != nil {
-		tr = b.TrafficRouting
+		tr, path = b.TrafficRouting, path+"blueGreen"
 	}
 	if tr == nil || tr.Proxy == nil {
 		return nil
 	}
-	out := []string{tr.Proxy.Listen}
+	path += ".trafficRouting.proxy."
+	out := []listen{{path + "listen", tr.Proxy.Listen}}
 	if tr.Proxy.PreviewListen != "" {
-		out = append(out, tr.Proxy.PreviewListen)
+		out = append(out, listen{path + "previewListen", tr.Proxy.PreviewListen})
 	}
 	return out
 }

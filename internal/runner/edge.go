@@ -10,6 +10,7 @@ import (
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/analysis/provider"
 	"fledge.dev/fledge/internal/analysis/run"
+	"fledge.dev/fledge/internal/rollout"
 	"fledge.dev/fledge/internal/router/proxy"
 	"fledge.dev/fledge/internal/runner/process"
 	"fledge.dev/fledge/internal/runner/store"
@@ -61,14 +62,20 @@ func (w *worker) configureEdge(ctx context.Context, ro *v1alpha1.Rollout) error 
 		old.cfg = cfg
 		return nil
 	}
-	e, err := startProxy(ctx, cfg)
+	// A new proxy has no traffic set and no replicas: it would answer 503
+	// (after a restart, or a listen change) until the next decision. It
+	// gets the current ones before it accepts its first request.
+	e, err := startProxy(ctx, cfg, func(p *proxy.Proxy) {
+		w.setEndpoints(p)
+		if err := p.SetTraffic(ctx, currentTraffic(ctx, old, ro)); err != nil {
+			w.log.Warn("cannot set the new proxy's traffic; the next decision will", "err", err)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("rollout %s: %w", w.name, err)
 	}
-	for rev, g := range w.groups {
-		e.proxy.SetEndpoints(rev, readyAddrs(g.Status()))
-	}
 	w.edge.Store(e)
+	w.setEndpoints(e.proxy) // a replica that changed meanwhile told the old proxy only
 	if old != nil {
 		old.cancel()
 	}
@@ -76,12 +83,39 @@ func (w *worker) configureEdge(ctx context.Context, ro *v1alpha1.Rollout) error 
 	return nil
 }
 
-// startProxy starts a proxy and waits until it listens.
-func startProxy(ctx context.Context, cfg proxy.Config) (*edge, error) {
+// currentTraffic is the traffic a rollout's router enforces now: what the
+// proxy being replaced enforces, else (after a restart) what the persisted
+// status says it enforced. Header and mirror routes are not in the status:
+// the next decision, made at once, adds them back.
+func currentTraffic(ctx context.Context, old *edge, ro *v1alpha1.Rollout) rollout.Traffic {
+	if old != nil {
+		if t, err := old.proxy.Observed(ctx); err == nil {
+			return t
+		}
+	}
+	st := ro.Status
+	t := rollout.Traffic{Stable: st.StableRevision}
+	if st.CanaryRevision != "" && !st.Abort {
+		t.Canary, t.CanaryWeight, t.Preview = st.CanaryRevision, st.CanaryWeight, st.CanaryRevision
+	}
+	return t
+}
+
+// setEndpoints gives a proxy the ready replicas of every revision.
+func (w *worker) setEndpoints(p *proxy.Proxy) {
+	for rev, g := range w.groups {
+		p.SetEndpoints(rev, readyAddrs(g.Status()))
+	}
+}
+
+// startProxy starts a proxy, primed before it listens, and waits until it
+// listens.
+func startProxy(ctx context.Context, cfg proxy.Config, prime func(*proxy.Proxy)) (*edge, error) {
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	prime(p)
 	pctx, cancel := context.WithCancel(ctx)
 	e := &edge{proxy: p, cfg: cfg, cancel: cancel, stopped: make(chan struct{})}
 	errc := make(chan error, 1)

@@ -51,6 +51,8 @@ type Config struct {
 	// exist (404); store.ErrNotFound is always recognised.
 	NotFound func(error) bool
 	Logger   *slog.Logger
+	// Dashboard, if set, serves /dashboard/ and / (it does its own auth).
+	Dashboard http.Handler
 }
 
 // Server serves the API. Start runs it.
@@ -146,6 +148,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if s.cfg.Dashboard != nil {
+		mux.Handle("/dashboard/", s.cfg.Dashboard)
+		mux.Handle("GET /{$}", s.cfg.Dashboard)
+	}
 	return s.logRequests(mux)
 }
 
@@ -186,6 +192,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach Flush (the dashboard's streams).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // isNotFound recognises the store's not-found and the configured one.
 func (s *Server) isNotFound(err error) bool {

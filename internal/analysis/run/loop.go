@@ -71,12 +71,13 @@ func (m *Manager) due() ([]job, time.Time) {
 		if !measuring(t) {
 			continue
 		}
+		entries := analysis.Entries(t.run.Spec)
 		for i, r := range t.run.Status.MetricResults {
-			if r.NextMeasurementAt == nil || i >= len(t.run.Spec.Metrics) {
+			if r.NextMeasurementAt == nil || i >= len(entries) {
 				continue
 			}
 			at := r.NextMeasurementAt.Time
-			if floor := t.notBefore(t.run.Spec.Metrics[i]); at.Before(floor) {
+			if floor := t.notBefore(entries[i].Metric); at.Before(floor) {
 				at = floor
 			}
 			switch {
@@ -96,54 +97,71 @@ func measuring(t *tracked) bool {
 	return t.providers != nil && !t.run.Spec.Terminate && !t.run.Status.Phase.Completed()
 }
 
-// measure takes one measurement and folds it into its run; the run is
-// saved, and Changed called if its phase changed.
+// measure takes one measurement (or evaluates a judge) and folds it into
+// its run; the run is saved, and Changed called if its phase changed or
+// its judges started or stopped holding the weight.
 func (m *Manager) measure(ctx context.Context, j job) {
 	m.mu.Lock()
 	t := m.runs[j.run]
-	if t == nil || !measuring(t) || j.metric >= len(t.run.Spec.Metrics) {
+	if t == nil || !measuring(t) {
 		m.mu.Unlock()
 		return
 	}
-	run, metric := t.run, t.run.Spec.Metrics[j.metric]
+	entries := analysis.Entries(t.run.Spec)
+	if j.metric >= len(entries) || j.metric >= len(t.run.Status.MetricResults) {
+		m.mu.Unlock()
+		return
+	}
+	run, e := t.run, entries[j.metric]
 	now := m.cfg.Clock()
 	env := t.env
-	env.WindowStart = analysis.WindowStart(metric, run.Status.MetricResults[j.metric], run.Status.StartedAt.Time)
+	env.WindowStart = analysis.WindowStart(e.Metric, run.Status.MetricResults[j.metric], run.Status.StartedAt.Time)
 	if env.WindowStart.Before(t.resumedAt) {
 		env.WindowStart = t.resumedAt
 	}
 	env.Now = now
-	p := t.providers[metric.Name]
+	p, windows, prev := t.providers[e.Metric.Name], t.windows, run.Status.MetricResults[j.metric].Judge
 	m.mu.Unlock()
 
-	res, err := m.call(ctx, p, metric, env)
+	var ms v1alpha1.Measurement
+	var judged *v1alpha1.JudgeResult
+	if e.Judge != nil {
+		ms, judged = m.judge(ctx, windows, *e.Judge, prev, env)
+	} else {
+		res, err := m.call(ctx, p, e.Metric, env)
+		ms = analysis.Judge(e.Metric, res, err, now, m.cfg.Clock())
+	}
 	if ctx.Err() != nil {
 		return // shutting down: the measurement is taken again after a restart
 	}
-	ms := analysis.Judge(metric, res, err, now, m.cfg.Clock())
 
 	m.mu.Lock()
 	if m.runs[j.run] != t || t.run != run || !measuring(t) {
 		m.mu.Unlock()
 		return // terminated or replaced meanwhile
 	}
-	before := run.Status.Phase
+	before := observe(run)
 	status := run.Status
 	status.MetricResults = clone(run).Status.MetricResults
 	r := &status.MetricResults[j.metric]
 	r.Measurements = append(r.Measurements, ms)
+	if e.Judge != nil {
+		r.Judge = judged
+	}
 	run.Status = analysis.Assess(run.Spec, status, m.cfg.Clock())
-	after, msg := run.Status.Phase, run.Status.Message
+	after := observe(run)
 	m.mu.Unlock()
 
-	m.cfg.Logger.Debug("measured", "run", j.run, "metric", metric.Name, "phase", ms.Phase, "value", ms.Value, "message", ms.Message)
+	m.cfg.Logger.Debug("measured", "run", j.run, "metric", e.Metric.Name, "phase", ms.Phase, "value", ms.Value, "message", ms.Message)
 	m.save(j.run)
-	if after != before {
+	if after.Phase != before.Phase {
 		level := m.cfg.Logger.Info
-		if after == v1alpha1.AnalysisFailed || after == v1alpha1.AnalysisError || after == v1alpha1.AnalysisInconclusive {
+		if after.Phase == v1alpha1.AnalysisFailed || after.Phase == v1alpha1.AnalysisError || after.Phase == v1alpha1.AnalysisInconclusive {
 			level = m.cfg.Logger.Warn
 		}
-		level("analysis run "+string(after), "run", j.run, "message", msg)
+		level("analysis run "+string(after.Phase), "run", j.run, "message", after.Message)
+	}
+	if after.Phase != before.Phase || after.HoldWeight != before.HoldWeight {
 		m.cfg.Changed()
 	}
 }

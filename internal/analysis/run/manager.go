@@ -87,7 +87,9 @@ type tracked struct {
 	env provider.Env // without the window
 	// providers measure each metric, by metric name.
 	providers map[string]provider.Provider
-	listed    bool
+	// windows reads the traffic the judges judge; nil without judges.
+	windows windowReader
+	listed  bool
 	// resumedAt is when a run restored from the store resumed. What a
 	// provider counted before a restart may be gone (the builtin counters
 	// start again at zero), so no window starts before it and a metric
@@ -175,7 +177,8 @@ func (m *Manager) start(s rollout.RunSpec, env Env) *tracked {
 		Spec: v1alpha1.AnalysisRunSpec{Blocking: s.Blocking},
 	}}
 	r, err := resolve(s.Analysis, m.cfg.Templates())
-	t.run.Spec.Metrics, t.run.Spec.Args = r.metrics, r.args
+	t.run.Spec.Metrics, t.run.Spec.Judges, t.run.Spec.Args = r.metrics, r.judges, r.args
+	t.run.Spec.InconclusivePolicy = r.policy
 	if err == nil {
 		// Before the clock is read: a provider built now can see the whole
 		// first window (the builtin one starts sampling when built).
@@ -190,7 +193,7 @@ func (m *Manager) start(s rollout.RunSpec, env Env) *tracked {
 		return t
 	}
 	t.run.Status = analysis.Assess(t.run.Spec, v1alpha1.AnalysisRunStatus{}, now)
-	m.cfg.Logger.Info("analysis run started", "run", s.Name, "revision", canary, "metrics", len(r.metrics))
+	m.cfg.Logger.Info("analysis run started", "run", s.Name, "revision", canary, "metrics", len(r.metrics), "judges", len(r.judges))
 	return t
 }
 
@@ -211,6 +214,13 @@ func (m *Manager) prepare(t *tracked) error {
 			m.providers[id] = p
 		}
 		t.providers[metric.Name] = p
+	}
+	if len(t.run.Spec.Judges) > 0 {
+		w, err := m.windowReader()
+		if err != nil {
+			return fmt.Errorf("judge %q: %w", t.run.Spec.Judges[0].Name, err)
+		}
+		t.windows = w
 	}
 	args := map[string]string{}
 	for _, a := range t.run.Spec.Args {
@@ -253,15 +263,23 @@ func (m *Manager) forget() {
 	}
 }
 
-// Observations returns the phase and message of every run remembered.
+// Observations returns the phase and message of every run remembered,
+// whether its judges hold the canary's weight, and its inconclusive policy.
 func (m *Manager) Observations() map[string]rollout.RunObservation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string]rollout.RunObservation, len(m.runs))
 	for name, t := range m.runs {
-		out[name] = rollout.RunObservation{Phase: t.run.Status.Phase, Message: t.run.Status.Message}
+		out[name] = observe(t.run)
 	}
 	return out
+}
+
+// observe is what the rollout engine sees of a run.
+func observe(r *v1alpha1.AnalysisRun) rollout.RunObservation {
+	obs := rollout.RunObservation{Phase: r.Status.Phase, Message: r.Status.Message, InconclusivePolicy: r.Spec.InconclusivePolicy}
+	obs.HoldWeight, obs.HoldReason = analysis.Hold(r.Spec, r.Status)
+	return obs
 }
 
 // Runs returns copies of the runs remembered, oldest first.
@@ -350,13 +368,14 @@ func (m *Manager) poke() {
 }
 
 // clone copies a run deeply enough to be read while the original changes:
-// the manager replaces what it changes (statuses, measurements) and never
-// writes through a shared pointer.
+// the manager replaces what it changes (statuses, measurements, a judge's
+// result) and never writes through a shared pointer.
 func clone(r *v1alpha1.AnalysisRun) *v1alpha1.AnalysisRun {
 	c := *r
 	c.Labels = maps.Clone(r.Labels)
 	c.Annotations = maps.Clone(r.Annotations)
 	c.Spec.Metrics = slices.Clone(r.Spec.Metrics)
+	c.Spec.Judges = slices.Clone(r.Spec.Judges)
 	c.Spec.Args = slices.Clone(r.Spec.Args)
 	c.Status.MetricResults = slices.Clone(r.Status.MetricResults)
 	for i := range c.Status.MetricResults {

@@ -3,17 +3,19 @@ package run
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"fledge.dev/fledge/api/v1alpha1"
 )
 
-// resolved is what a run measures: its templates' metrics with their
-// arguments substituted.
+// resolved is what a run measures: its templates' metrics and judges with
+// their arguments substituted.
 type resolved struct {
 	metrics []v1alpha1.Metric
+	judges  []v1alpha1.Judge
+	// policy is Abort when one of the templates says so.
+	policy v1alpha1.InconclusivePolicy
 	// args lists every template argument with its value, in the order the
 	// templates declare them.
 	args []v1alpha1.AnalysisRunArgument
@@ -51,15 +53,29 @@ func resolve(a v1alpha1.RolloutAnalysis, templates []v1alpha1.NamedAnalysisTempl
 			}
 		}
 		for _, m := range t.Metrics {
-			m, err := substitute(m, values)
+			m, err := substitute(m, fmt.Sprintf("metric %q", m.Name), values)
 			if err != nil {
 				return out, fmt.Errorf("template %q: %w", t.Name, err)
 			}
 			out.metrics = append(out.metrics, m)
 		}
+		if t.Judge != nil {
+			j, err := substitute(*t.Judge, fmt.Sprintf("judge %q", t.Judge.Name), values)
+			if err != nil {
+				return out, fmt.Errorf("template %q: %w", t.Name, err)
+			}
+			j.Default()
+			out.judges = append(out.judges, j)
+		}
+		if t.InconclusivePolicy == v1alpha1.InconclusiveAbort {
+			out.policy = v1alpha1.InconclusiveAbort
+		}
 	}
 	spec := v1alpha1.AnalysisTemplateSpec{Metrics: out.metrics}
 	spec.Default()
+	if out.policy == "" {
+		out.policy = v1alpha1.InconclusivePause
+	}
 	return out, nil
 }
 
@@ -82,16 +98,17 @@ func template(ref v1alpha1.AnalysisTemplateRef, templates []v1alpha1.NamedAnalys
 	return v1alpha1.NamedAnalysisTemplate{}, fmt.Errorf("no analysis template %q in the rollout's analysisTemplates (%s)", ref.TemplateName, have)
 }
 
-// argRef matches {{args.name}}, spaces allowed inside the braces.
-var argRef = regexp.MustCompile(`\{\{\s*args\.([^\s{}]+)\s*\}\}`)
+// argRef matches {{args.name}}, spaces allowed inside the braces: the
+// references the spec validation checks.
+var argRef = v1alpha1.ArgRef
 
-// substitute replaces {{args.name}} in every text field of a metric, so
-// that any provider's fields (a query, a route) can take arguments without
-// the run knowing them.
-func substitute(m v1alpha1.Metric, values map[string]string) (v1alpha1.Metric, error) {
+// substitute replaces {{args.name}} in every text field of a metric (or a
+// judge; what names it in errors), so that any provider's fields (a query, a route) can
+// take arguments without the run knowing them.
+func substitute[T any](m T, what string, values map[string]string) (T, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return m, fmt.Errorf("metric %q: %w", m.Name, err)
+		return m, fmt.Errorf("%s: %w", what, err)
 	}
 	var missing []string
 	out := argRef.ReplaceAllFunc(b, func(ref []byte) []byte {
@@ -105,11 +122,11 @@ func substitute(m v1alpha1.Metric, values map[string]string) (v1alpha1.Metric, e
 		return q[1 : len(q)-1]  // inside the JSON string it replaces
 	})
 	if len(missing) > 0 {
-		return m, fmt.Errorf("metric %q refers to {{args.%s}}, which its template does not declare", m.Name, missing[0])
+		return m, fmt.Errorf("%s refers to {{args.%s}}, which its template does not declare", what, missing[0])
 	}
-	var sub v1alpha1.Metric
+	var sub T
 	if err := json.Unmarshal(out, &sub); err != nil {
-		return m, fmt.Errorf("metric %q after substituting its arguments: %w", m.Name, err)
+		return m, fmt.Errorf("%s after substituting its arguments: %w", what, err)
 	}
 	return sub, nil
 }
