@@ -7,11 +7,16 @@ import (
 )
 
 // AnalysisTemplate is a reusable set of metrics that judge a version.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=fledge
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AnalysisTemplate struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 	Spec              AnalysisTemplateSpec `json:"spec"`
 }
+
+func init() { register(&AnalysisTemplate{}, &AnalysisRun{}) }
 
 // NamedAnalysisTemplate is an AnalysisTemplate defined inline in a Rollout.
 type NamedAnalysisTemplate struct {
@@ -23,6 +28,9 @@ type NamedAnalysisTemplate struct {
 // they take.
 type AnalysisTemplateSpec struct {
 	// Metrics are measured repeatedly and each judged by its conditions.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
 	Metrics []Metric `json:"metrics,omitempty"`
 	// Judge compares the canary with stable request by request (see Judge).
 	Judge *Judge `json:"judge,omitempty"`
@@ -57,6 +65,7 @@ type Metric struct {
 	// analysis means until the rollout ends; unset in a step, pre- or
 	// post-promotion analysis (which must end for the rollout to go on) means
 	// 3 when an interval is set, else 1.
+	// +kubebuilder:validation:Minimum=1
 	Count *int32 `json:"count,omitempty"`
 
 	// SuccessCondition is a CEL expression over `result`; true is success.
@@ -67,13 +76,16 @@ type Metric struct {
 
 	// FailureLimit is how many failed measurements are tolerated: the metric
 	// fails when failures exceed it. Default 0 (the first failure fails).
+	// +kubebuilder:validation:Minimum=0
 	FailureLimit *int32 `json:"failureLimit,omitempty"`
 	// InconclusiveLimit is how many Inconclusive measurements are tolerated
 	// before the metric is Inconclusive (which pauses the rollout). Default 0.
+	// +kubebuilder:validation:Minimum=0
 	InconclusiveLimit *int32 `json:"inconclusiveLimit,omitempty"`
 	// ConsecutiveErrorLimit is how many provider errors in a row are
 	// tolerated before the metric is in Error (counted as Inconclusive for the
 	// rollout). Default 4.
+	// +kubebuilder:validation:Minimum=0
 	ConsecutiveErrorLimit *int32 `json:"consecutiveErrorLimit,omitempty"`
 
 	// Provider is where the value comes from.
@@ -81,6 +93,7 @@ type Metric struct {
 }
 
 // MetricProvider holds exactly one provider.
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) ? 1 : 0) + (has(self.prometheus) ? 1 : 0) + (has(self.web) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1",message="must set exactly one of builtin, prometheus, web or job"
 type MetricProvider struct {
 	// Builtin reads the embedded proxy's own per-version counters.
 	Builtin *BuiltinMetric `json:"builtin,omitempty"`
@@ -93,21 +106,39 @@ type MetricProvider struct {
 }
 
 // BuiltinMetric measures one version from the embedded proxy's counters over
-// the interval that just ended; exactly one measure is set.
+// the interval that just ended; exactly one measure is set, as an empty
+// object: `successRate: {}`. (The measures are *struct{}, which
+// controller-gen cannot copy: DeepCopyInto is written by hand, in
+// analysis_deepcopy.go, and the CRD schema of each is an object.)
+// +kubebuilder:object:generate=false
+// +kubebuilder:validation:XValidation:rule="(has(self.successRate) ? 1 : 0) + (has(self.errorRate) ? 1 : 0) + (has(self.latencyP50) ? 1 : 0) + (has(self.latencyP95) ? 1 : 0) + (has(self.latencyP99) ? 1 : 0) + (has(self.requestRate) ? 1 : 0) == 1",message="must set exactly one of successRate, errorRate, latencyP50, latencyP95, latencyP99 or requestRate"
 type BuiltinMetric struct {
 	// SuccessRate is the share of requests that were not errors (5xx or a
 	// connection failure), from 0 to 1.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	SuccessRate *struct{} `json:"successRate,omitempty"`
 	// ErrorRate is the share of requests that were errors, from 0 to 1.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	ErrorRate *struct{} `json:"errorRate,omitempty"`
 	// LatencyP50, LatencyP95 and LatencyP99 are latency quantiles in seconds.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	LatencyP50 *struct{} `json:"latencyP50,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	LatencyP95 *struct{} `json:"latencyP95,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	LatencyP99 *struct{} `json:"latencyP99,omitempty"`
 	// RequestRate is requests per second.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	RequestRate *struct{} `json:"requestRate,omitempty"`
 
 	// Version is canary (default) or stable.
+	// +kubebuilder:validation:Enum=canary;stable
 	Version string `json:"version,omitempty"`
 	// Route restricts the measure to one route, as "METHOD /path" (e.g.
 	// "POST /login") or "/path" for every method.
@@ -214,6 +245,7 @@ type JobMetric struct {
 }
 
 // AnalysisPhase is the verdict of a measurement, a metric or a run.
+// +kubebuilder:validation:Enum=Pending;Running;Successful;Failed;Error;Inconclusive
 type AnalysisPhase string
 
 // The analysis phases, as Argo Rollouts names them.
@@ -236,6 +268,12 @@ func (p AnalysisPhase) Completed() bool {
 }
 
 // AnalysisRun is one execution of templates against a version.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=fledge
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AnalysisRun struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -245,6 +283,9 @@ type AnalysisRun struct {
 
 // AnalysisRunSpec is the resolved metrics and judges of a run.
 type AnalysisRunSpec struct {
+	// Metrics are the metrics of the run's templates.
+	// +listType=map
+	// +listMapKey=name
 	Metrics []Metric `json:"metrics,omitempty"`
 	// Judges are the judges of the run's templates, each with its name.
 	Judges []Judge               `json:"judges,omitempty"`

@@ -49,6 +49,10 @@ func init() { register(&Rollout{}, &RolloutList{}) }
 
 // RolloutSpec is what the user asks for.
 // +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.workloadRef)",message="must set exactly one of template (local mode) or workloadRef (Kubernetes mode)"
+// +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || !has(self.strategy.canary.trafficRouting.proxy)",message="workloadRef needs a Kubernetes router (nginx, gatewayAPI, istio): the embedded proxy serves local mode only"
+// +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.trafficRouting) || !has(self.strategy.blueGreen.trafficRouting.proxy)",message="workloadRef needs a Kubernetes router (service, nginx, gatewayAPI, istio): the embedded proxy serves local mode only"
+// +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || !has(self.strategy.canary.trafficRouting.service)",message="the service router switches all traffic at once: use it with blueGreen; a canary needs nginx, gatewayAPI or istio"
+// +kubebuilder:validation:XValidation:rule="!has(self.template) || ((!has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || has(self.strategy.canary.trafficRouting.proxy)) && (!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.trafficRouting) || has(self.strategy.blueGreen.trafficRouting.proxy)))",message="template (local mode) needs trafficRouting.proxy: the Kubernetes routers serve workloadRef only"
 type RolloutSpec struct {
 	// Replicas is the number of replicas of each fully scaled version. Default 1.
 	// +kubebuilder:validation:Minimum=0
@@ -124,10 +128,64 @@ type RolloutStrategy struct {
 	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
 }
 
-// TrafficRouting names the router that enforces the split.
+// TrafficRouting names the router that enforces the split: the embedded
+// proxy in local mode, one of the Kubernetes routers with workloadRef. The
+// Kubernetes routers send traffic to the Services <rollout>-stable and
+// <rollout>-canary, which Fledge creates and points at each revision's pods.
+// +kubebuilder:validation:XValidation:rule="(has(self.proxy) ? 1 : 0) + (has(self.nginx) ? 1 : 0) + (has(self.gatewayAPI) ? 1 : 0) + (has(self.istio) ? 1 : 0) + (has(self.service) ? 1 : 0) == 1",message="must set exactly one router: proxy, nginx, gatewayAPI, istio or service"
 type TrafficRouting struct {
 	// Proxy is Fledge's embedded proxy (local mode).
 	Proxy *ProxyRouting `json:"proxy,omitempty"`
+	// NGINX drives ingress-nginx: Fledge keeps a canary Ingress
+	// <stableIngress>-canary beside yours, with the canary annotations.
+	NGINX *NGINXRouting `json:"nginx,omitempty"`
+	// GatewayAPI sets the weights of a Gateway API HTTPRoute's backendRefs
+	// (Envoy Gateway, Istio, Cilium, NGINX Gateway Fabric, Kong, Traefik...).
+	GatewayAPI *GatewayAPIRouting `json:"gatewayAPI,omitempty"`
+	// Istio sets the weights of an Istio VirtualService's HTTP routes.
+	Istio *IstioRouting `json:"istio,omitempty"`
+	// Service switches the <rollout>-stable Service's selector from one
+	// revision to the next at once: blue-green without a router.
+	Service *ServiceRouting `json:"service,omitempty"`
+}
+
+// NGINXRouting configures the ingress-nginx router.
+type NGINXRouting struct {
+	// StableIngress is the name of your Ingress, whose backend is the
+	// <rollout>-stable Service; it is copied into <stableIngress>-canary.
+	// +kubebuilder:validation:MinLength=1
+	StableIngress string `json:"stableIngress"`
+}
+
+// GatewayAPIRouting configures the Gateway API router.
+type GatewayAPIRouting struct {
+	// HTTPRoute is the name of your HTTPRoute; its rules' backendRefs to
+	// <rollout>-stable and <rollout>-canary get the weights.
+	// +kubebuilder:validation:MinLength=1
+	HTTPRoute string `json:"httpRoute"`
+}
+
+// IstioRouting configures the Istio router.
+type IstioRouting struct {
+	// VirtualService is the VirtualService whose routes get the weights.
+	VirtualService IstioVirtualService `json:"virtualService"`
+}
+
+// IstioVirtualService names a VirtualService and the HTTP routes in it.
+type IstioVirtualService struct {
+	// Name of the VirtualService, in the Rollout's namespace.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Routes are the names of the HTTP routes to set; all when empty.
+	Routes []string `json:"routes,omitempty"`
+}
+
+// ServiceRouting configures the selector switch.
+type ServiceRouting struct {
+	// ActiveService is the Service users reach, whose selector is switched
+	// to the active revision (a fledge.dev/revision label is added to it).
+	// Default <rollout>-stable, the Service Fledge creates.
+	ActiveService string `json:"activeService,omitempty"`
 }
 
 // ProxyRouting configures the embedded proxy.

@@ -11,15 +11,16 @@ func (v *validator) strategy(p path, s *RolloutSpec) {
 	if !v.exactlyOne(p, []string{"canary", "blueGreen"}, []bool{st.Canary != nil, st.BlueGreen != nil}) {
 		return
 	}
+	kube := s.WorkloadRef != nil && s.Template == nil // both is an error of its own
 	if st.Canary != nil {
-		v.canary(p.field("canary"), st.Canary)
+		v.canary(p.field("canary"), st.Canary, kube)
 	} else {
-		v.blueGreen(p.field("blueGreen"), st.BlueGreen, s.Replicas)
+		v.blueGreen(p.field("blueGreen"), st.BlueGreen, s.Replicas, kube)
 	}
 }
 
-func (v *validator) canary(p path, c *CanaryStrategy) {
-	v.proxy(p.field("trafficRouting"), c.TrafficRouting, false)
+func (v *validator) canary(p path, c *CanaryStrategy, kube bool) {
+	v.routing(p.field("trafficRouting"), c.TrafficRouting, false, kube)
 	if s := c.Stickiness; s != nil {
 		sp := p.field("stickiness")
 		if v.exactlyOne(sp, []string{"cookie", "header"}, []bool{s.Cookie != "", s.Header != ""}) {
@@ -44,8 +45,8 @@ func (v *validator) canary(p path, c *CanaryStrategy) {
 	v.atLeast(p.field("scaleDownDelaySeconds"), c.ScaleDownDelaySeconds, 0)
 }
 
-func (v *validator) blueGreen(p path, b *BlueGreenStrategy, replicas *int32) {
-	v.proxy(p.field("trafficRouting"), b.TrafficRouting, true)
+func (v *validator) blueGreen(p path, b *BlueGreenStrategy, replicas *int32, kube bool) {
+	v.routing(p.field("trafficRouting"), b.TrafficRouting, true, kube)
 	if b.AutoPromotionSeconds < 0 {
 		v.addf(p.field("autoPromotionSeconds"), "must not be negative, got %d", b.AutoPromotionSeconds)
 	} else if b.AutoPromotionSeconds > 0 && b.AutoPromotionEnabled != nil && !*b.AutoPromotionEnabled {
@@ -63,6 +64,35 @@ func (v *validator) blueGreen(p path, b *BlueGreenStrategy, replicas *int32) {
 		v.analysis(p.field("postPromotionAnalysis"), b.PostPromotionAnalysis)
 	}
 	v.atLeast(p.field("scaleDownDelaySeconds"), b.ScaleDownDelaySeconds, 0)
+}
+
+// routing checks the router: the embedded proxy in local mode (template),
+// exactly one Kubernetes router with workloadRef.
+func (v *validator) routing(p path, t *TrafficRouting, blueGreen, kube bool) {
+	if !kube {
+		if t != nil && (t.NGINX != nil || t.GatewayAPI != nil || t.Istio != nil || t.Service != nil) {
+			v.addf(p, "template (local mode) needs trafficRouting.proxy: the Kubernetes routers (nginx, gatewayAPI, istio, service) serve workloadRef only")
+			return
+		}
+		v.proxy(p, t, blueGreen)
+		return
+	}
+	const why = "workloadRef needs a Kubernetes router: set trafficRouting.gatewayAPI, nginx or istio (or service, for blueGreen)"
+	switch {
+	case t == nil:
+		v.addf(p, "required: %s", why)
+	case t.Proxy != nil:
+		v.addf(p.field("proxy"), "the embedded proxy serves local mode only: %s", why)
+	case !v.exactlyOne(p, []string{"nginx", "gatewayAPI", "istio", "service"}, []bool{t.NGINX != nil, t.GatewayAPI != nil, t.Istio != nil, t.Service != nil}):
+	case t.Service != nil && !blueGreen:
+		v.addf(p.field("service"), "the service router switches all traffic at once: use it with blueGreen; a canary needs nginx, gatewayAPI or istio")
+	case t.NGINX != nil:
+		v.required(p.field("nginx").field("stableIngress"), t.NGINX.StableIngress)
+	case t.GatewayAPI != nil:
+		v.required(p.field("gatewayAPI").field("httpRoute"), t.GatewayAPI.HTTPRoute)
+	case t.Istio != nil:
+		v.required(p.field("istio").field("virtualService").field("name"), t.Istio.VirtualService.Name)
+	}
 }
 
 // proxy checks the router: in local mode the embedded proxy is the only

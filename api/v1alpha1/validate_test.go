@@ -23,6 +23,11 @@ func dur(d time.Duration) *Duration { return &Duration{d} }
 
 // canaryOf and friends reach into the examples; they are valid by
 // TestLoadExamples.
+// gatewayAPI replaces a canary's proxy with the Gateway API router.
+func gatewayAPI(r *Rollout) {
+	r.Spec.Strategy.Canary.TrafficRouting = &TrafficRouting{GatewayAPI: &GatewayAPIRouting{HTTPRoute: "web"}}
+}
+
 func canaryOf(r *Rollout) *CanaryStrategy       { return r.Spec.Strategy.Canary }
 func blueGreenOf(r *Rollout) *BlueGreenStrategy { return r.Spec.Strategy.BlueGreen }
 func proxyOf(r *Rollout) *ProxyRouting {
@@ -64,9 +69,20 @@ func TestValidateRejects(t *testing.T) {
 			want: "spec: must set only one of template or workloadRef, got both"},
 		"workloadRef without name": {mutate: func(r *Rollout) {
 			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Kind: "Deployment"}
+			gatewayAPI(r)
 		}, want: "spec.workloadRef.name: required"},
+		"workloadRef with the proxy": {mutate: func(r *Rollout) {
+			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+		}, want: "spec.strategy.canary.trafficRouting.proxy: the embedded proxy serves local mode only: workloadRef needs a Kubernetes router: set trafficRouting.gatewayAPI, nginx or istio (or service, for blueGreen)"},
+		"workloadRef canary with the service router": {mutate: func(r *Rollout) {
+			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+			canaryOf(r).TrafficRouting = &TrafficRouting{Service: &ServiceRouting{}}
+		}, want: "spec.strategy.canary.trafficRouting.service: the service router switches all traffic at once: use it with blueGreen; a canary needs nginx, gatewayAPI or istio"},
+		"template with a Kubernetes router": {mutate: func(r *Rollout) { gatewayAPI(r) },
+			want: "spec.strategy.canary.trafficRouting: template (local mode) needs trafficRouting.proxy: the Kubernetes routers (nginx, gatewayAPI, istio, service) serve workloadRef only"},
 		"workloadRef without kind": {mutate: func(r *Rollout) {
 			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Name: "web"}
+			gatewayAPI(r)
 		}, want: "spec.workloadRef.kind: required"},
 		"negative minReady": {mutate: func(r *Rollout) { r.Spec.MinReadySeconds = -1 }, want: "spec.minReadySeconds: must not be negative, got -1"},
 		"negative history":  {mutate: func(r *Rollout) { r.Spec.RevisionHistoryLimit = i32(-1) }, want: "spec.revisionHistoryLimit: must not be negative, got -1"},
@@ -323,6 +339,7 @@ func TestValidateAccepts(t *testing.T) {
 	}{
 		"workloadRef instead of template": {mutate: func(r *Rollout) {
 			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+			gatewayAPI(r)
 		}},
 		"zero replicas":       {mutate: func(r *Rollout) { r.Spec.Replicas = i32(0) }},
 		"probe port default":  {mutate: func(r *Rollout) { r.Spec.Template.ReadinessProbe.HTTPGet.Port = 0 }},

@@ -54,4 +54,22 @@
 //
 // A metric's status keeps its last MaxMeasurements measurements; the
 // counters count every one.
+//
+// The canary judge (canary.go). A template's judge becomes one more entry
+// of the run (Entries: the metrics, then the judges), with a MetricResult
+// named after it whose Judge field holds the latest decision, its evidence
+// and the judge's accumulated statistics (stats.State, as JSON). Every
+// interval the edge reads both versions' counts over the window since the
+// last evaluation and JudgeWindow folds it in: it rebuilds the judge from
+// the state in the last result, so that nothing lives outside the status
+// and a restarted daemon resumes the evidence. Each evaluation is a
+// measurement (Pass Successful, Fail Failed, Wait Inconclusive, an
+// unreadable window Error). The judge's result is Failed on the judge's
+// Fail (the message says why: errors, latency, budget exhausted),
+// Successful on its first Pass in a blocking run, Running otherwise (a
+// background judge keeps judging; the message says what it waits for),
+// Error after more than DefaultConsecutiveErrorLimit unreadable windows in
+// a row, and Successful when its run is terminated — never Successful on
+// no data. Hold tells the rollout engine whether a run's judges keep the
+// canary's weight from rising.
 package analysis

@@ -12,6 +12,7 @@ import (
 
 	"fledge.dev/fledge/internal/dashboard"
 	"fledge.dev/fledge/internal/metrics"
+	"fledge.dev/fledge/internal/notify"
 	"fledge.dev/fledge/internal/runner"
 	"fledge.dev/fledge/internal/runner/store"
 	"fledge.dev/fledge/internal/server"
@@ -31,6 +32,7 @@ func init() {
 
 func newServeCmd(o *Options) *cobra.Command {
 	var addr string
+	var nf notifyFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the fledge daemon in the foreground",
@@ -39,15 +41,17 @@ func newServeCmd(o *Options) *cobra.Command {
 			"stops every replica gracefully.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.serve(cmd.Context(), addr, nil)
+			return o.serve(cmd.Context(), addr, &nf, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "admin-addr", defaultAdminAddr, "loopback address of the daemon's API")
+	nf.register(cmd.Flags())
 	return cmd
 }
 
 func newRunCmd(o *Options) *cobra.Command {
 	var addr, file string
+	var nf notifyFlags
 	cmd := &cobra.Command{
 		Use:   "run -f FILE",
 		Short: "Run the daemon in the foreground and apply FILE to it",
@@ -60,7 +64,7 @@ func newRunCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.serve(cmd.Context(), addr, func(ctx context.Context, d *runner.Daemon) error {
+			return o.serve(cmd.Context(), addr, &nf, func(ctx context.Context, d *runner.Daemon) error {
 				if err := d.Apply(ctx, s.rollouts, s.dir); err != nil {
 					return invalidSpec(file, err)
 				}
@@ -73,13 +77,14 @@ func newRunCmd(o *Options) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "the rollout spec (YAML or JSON; - for standard input)")
 	cmd.Flags().StringVar(&addr, "admin-addr", defaultAdminAddr, "loopback address of the daemon's API")
+	nf.register(cmd.Flags())
 	cmd.MarkFlagRequired("filename")
 	return cmd
 }
 
 // serve runs the daemon and its API until ctx is done or one of them
 // fails; started, if set, is called once the API listens.
-func (o *Options) serve(ctx context.Context, addr string, started func(context.Context, *runner.Daemon) error) error {
+func (o *Options) serve(ctx context.Context, addr string, nf *notifyFlags, started func(context.Context, *runner.Daemon) error) error {
 	log, err := o.logger()
 	if err != nil {
 		return err
@@ -87,7 +92,7 @@ func (o *Options) serve(ctx context.Context, addr string, started func(context.C
 	if err := loopback(addr); err != nil {
 		return err
 	}
-	h, err := o.newHost(addr, log)
+	h, err := o.newHost(addr, log, nf)
 	if err != nil {
 		return err
 	}
@@ -102,14 +107,20 @@ type host struct {
 	daemon *runner.Daemon
 	api    *server.Server
 	dash   *dashboard.Dashboard
+	// notifier is nil when no notification sink is set.
+	notifier *notify.Notifier
 }
 
-func (o *Options) newHost(addr string, log *slog.Logger) (*host, error) {
+func (o *Options) newHost(addr string, log *slog.Logger, nf *notifyFlags) (*host, error) {
 	dir, err := filepath.Abs(o.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("state dir %s: %w", o.StateDir, err)
 	}
 	if err := prepareStateDir(dir); err != nil {
+		return nil, err
+	}
+	notifier, err := nf.notifier(log)
+	if err != nil {
 		return nil, err
 	}
 	// The store's lock is what keeps a second daemon off this state dir:
@@ -124,17 +135,23 @@ func (o *Options) newHost(addr string, log *slog.Logger) (*host, error) {
 		return nil, err
 	}
 	reg := metrics.New()
-	d, err := runner.NewDaemon(runner.Config{StateDir: dir, Store: st, Metrics: reg, Logger: log})
+	rec := server.NewRecorder()
+	d, err := runner.NewDaemon(runner.Config{StateDir: dir, Store: st, Metrics: reg, Logger: log, Observers: observers(rec, notifier)})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	notFound := func(err error) bool { return errors.Is(err, runner.ErrNotFound) }
 	dash := dashboard.New(dashboard.Config{Token: token, Control: d, Metrics: reg, Logger: log, NotFound: notFound})
+	var collectors []server.Collector
+	if notifier != nil {
+		collectors = append(collectors, notifier)
+	}
 	api := server.New(server.Config{
 		Addr: addr, Token: token, Control: d, Metrics: reg, Logger: log, NotFound: notFound, Dashboard: dash,
+		Recorder: rec, Collectors: collectors,
 	})
-	return &host{dir: dir, store: st, daemon: d, api: api, dash: dash}, nil
+	return &host{dir: dir, store: st, daemon: d, api: api, dash: dash, notifier: notifier}, nil
 }
 
 // run runs the API and the daemon until ctx is done; either stopping
@@ -178,6 +195,9 @@ func (h *host) run(ctx context.Context, log *slog.Logger, started func(context.C
 	}
 	spawn("daemon", h.daemon.Start)
 	spawn("dashboard", h.dash.Start)
+	if h.notifier != nil {
+		spawn("notifier", h.notifier.Start)
+	}
 	if err := server.WriteInfo(h.dir, server.Info{Address: h.api.Addr(), PID: os.Getpid()}); err != nil {
 		return stop(err)
 	}

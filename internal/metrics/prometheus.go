@@ -123,3 +123,24 @@ func formatFloat(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// Sample is one line of a family that WriteFamily writes. Suffix is added
+// to the family's name: "_bucket", "_sum" and "_count" for a histogram,
+// "" for a counter or a gauge.
+type Sample struct {
+	Suffix string
+	Labels []Label
+	Value  float64
+}
+
+// WriteFamily writes one family of any type ("counter", "gauge",
+// "histogram") in the text format, for values kept outside a Registry (the
+// daemon's own counters, its decision times).
+func WriteFamily(w io.Writer, name, typ, help string, samples []Sample) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	header(bw, name, typ, help)
+	for _, s := range samples {
+		sample(bw, name+s.Suffix, s.Labels, s.Value)
+	}
+}

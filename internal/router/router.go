@@ -13,6 +13,7 @@ import (
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/metrics"
 	"fledge.dev/fledge/internal/rollout"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Router enforces a traffic split and reports what it applied.
@@ -30,6 +31,8 @@ type Config struct {
 	Rollout *v1alpha1.Rollout
 	// Metrics receives per-request counts, for routers that see requests.
 	Metrics *metrics.Registry
+	// Kube is the API client of the Kubernetes routers (nil in local mode).
+	Kube client.Client
 }
 
 // Constructor builds a router.

@@ -34,6 +34,8 @@ type Config struct {
 	// Metrics receives the proxies' per-request counts.
 	Metrics *metrics.Registry
 	Logger  *slog.Logger
+	// Observers hear of every decision pass (notifications, metrics).
+	Observers []Observer
 }
 
 // Daemon runs rollouts locally: one worker per rollout gathers observations

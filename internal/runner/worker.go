@@ -141,6 +141,8 @@ func (w *worker) loop(ctx context.Context) {
 
 // reconcile is one pass: gather, decide, persist, apply.
 func (w *worker) reconcile(ctx context.Context, req *cmdRequest) time.Duration {
+	pass := Pass{Rollout: w.name, start: time.Now()}
+	defer w.d.observe(&pass)
 	w.mu.Lock()
 	ro, history := deepCopy(w.ro), w.history
 	w.mu.Unlock()
@@ -156,7 +158,9 @@ func (w *worker) reconcile(ctx context.Context, req *cmdRequest) time.Duration {
 		w.reply(req, fmt.Errorf("%s: %s", w.name, dec.CommandError))
 		req = nil
 	}
-	if err := w.persist(ro, history, dec, req != nil); errors.Is(err, errStale) {
+	pass.Previous, pass.Status = ro.Status, ro.Status
+	events, err := w.persist(ro, history, dec, req != nil)
+	if errors.Is(err, errStale) {
 		w.reply(req, err)
 		return 0
 	} else if err != nil {
@@ -165,6 +169,7 @@ func (w *worker) reconcile(ctx context.Context, req *cmdRequest) time.Duration {
 		return time.Second
 	}
 	w.reply(req, nil)
+	pass.Status, pass.Events = dec.Status, events
 	w.apply(ctx, dec)
 
 	after := tick
@@ -205,10 +210,11 @@ func (w *worker) gather(ctx context.Context, ro *v1alpha1.Rollout, req *cmdReque
 	return in
 }
 
-// persist stores the decided status and events before anything acts on them.
-func (w *worker) persist(ro *v1alpha1.Rollout, history []store.Revision, dec rollout.Decision, byUser bool) error {
+// persist stores the decided status and events before anything acts on
+// them, and returns the events stored.
+func (w *worker) persist(ro *v1alpha1.Rollout, history []store.Revision, dec rollout.Decision, byUser bool) ([]store.Event, error) {
 	if reflect.DeepEqual(dec.Status, ro.Status) && len(dec.Events) == 0 {
-		return nil
+		return nil, nil
 	}
 	prevStable := ro.Status.StableRevision
 	ro.Status = dec.Status
@@ -238,14 +244,14 @@ func (w *worker) persist(ro *v1alpha1.Rollout, history []store.Revision, dec rol
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ro.Generation != ro.Generation {
-		return errStale // decided on a spec replaced meanwhile: decide again
+		return nil, errStale // decided on a spec replaced meanwhile: decide again
 	}
 	if err := w.d.cfg.Store.Commit(change); err != nil {
-		return fmt.Errorf("persist rollout %s: %w", w.name, err)
+		return nil, fmt.Errorf("persist rollout %s: %w", w.name, err)
 	}
 	w.ro.Status = ro.Status
 	w.history = history
-	return nil
+	return change.Events, nil
 }
 
 // errStale says a decision was made on a spec that has since been replaced.

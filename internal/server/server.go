@@ -47,6 +47,10 @@ type Config struct {
 	Control Control
 	// Metrics, if set, is exposed on /metrics.
 	Metrics *metrics.Registry
+	// Recorder, if set, adds the events and decision times it counted to
+	// /metrics; Collectors add their own families.
+	Recorder   *Recorder
+	Collectors []Collector
 	// NotFound tells whether an error of Control means the rollout does not
 	// exist (404); store.ErrNotFound is always recognised.
 	NotFound func(error) bool

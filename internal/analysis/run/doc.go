@@ -23,6 +23,18 @@
 // from its last one. A run remembers the revisions it judges (labels
 // LabelRevision and LabelStableRevision), fixed when it starts.
 //
+// A template's judge (v1alpha1.Judge) is evaluated on the same schedule
+// as a metric with its interval: each evaluation reads what the canary and
+// the stable revision did over the window since the last one, from the
+// builtin provider's per-version counters and latency histograms
+// (builtin.Provider.Versions), and folds it into the evidence saved in the
+// run's status (analysis.JudgeWindow). A restored run's judge resumes from
+// that evidence; its first window after a restart starts when the run
+// resumed (the counters start again at zero, and the downtime is left out).
+// Observations carries each run's weight hold (analysis.Hold) and its
+// inconclusive policy to the rollout engine, and Changed is called when a
+// hold starts or ends, so that a held weight rises as soon as it may.
+//
 // Finished runs stay in Observations and Runs while listed, and the last
 // KeepUnlisted of the ones no longer listed are remembered after that.
 package run

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +54,11 @@ func (s *memStore) get(t *testing.T, ro, name string) *v1alpha1.AnalysisRun {
 
 // fixture is a manager of rollout "web" over a real metrics registry.
 type fixture struct {
-	reg     *metrics.Registry
+	reg *metrics.Registry
+	// live is reg, for the load goroutines, which follow it when a test
+	// replaces it (setRegistry), as a restarted daemon's traffic goes to
+	// its new counters.
+	live    atomic.Pointer[metrics.Registry]
 	store   *memStore
 	m       *Manager
 	changed chan struct{}
@@ -79,7 +84,8 @@ func newFixture(t *testing.T, opts ...templateOption) *fixture {
 		o(&tmpl)
 	}
 	tmpl.Default()
-	f := &fixture{reg: metrics.New(), store: newStore(), changed: make(chan struct{}, 1)}
+	f := &fixture{store: newStore(), changed: make(chan struct{}, 1)}
+	f.setRegistry(metrics.New())
 	f.m = f.manager(tmpl)
 	f.stop = f.run(t, f.m)
 	return f
@@ -119,8 +125,15 @@ func (f *fixture) run(t *testing.T, m *Manager) func() {
 	return stop
 }
 
+// setRegistry replaces the metrics registry, as a restarted daemon has new
+// counters; call it only while no manager is being built.
+func (f *fixture) setRegistry(r *metrics.Registry) {
+	f.reg = r
+	f.live.Store(r)
+}
+
 // load sends requests to a revision of "web" until the test ends, one in
-// every failEvery failing (none when 0).
+// every failEvery failing (none when 0), into the current registry.
 func (f *fixture) load(t *testing.T, rev string, failEvery int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -128,7 +141,7 @@ func (f *fixture) load(t *testing.T, rev string, failEvery int) {
 	go func() {
 		defer close(done)
 		for i := 1; ctx.Err() == nil; i++ {
-			f.reg.Observe(metrics.Key{Rollout: "web", Revision: rev, Route: "GET /"}, failEvery > 0 && i%failEvery == 0, time.Millisecond)
+			f.live.Load().Observe(metrics.Key{Rollout: "web", Revision: rev, Route: "GET /"}, failEvery > 0 && i%failEvery == 0, time.Millisecond)
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -21,21 +20,6 @@ func withJudge(f func(*v1alpha1.Judge)) templateOption {
 		}
 		tm.Metrics, tm.Judge = nil, j
 	}
-}
-
-// traffic sends requests to revision rev of "web" in reg until the test
-// ends: one in every failEvery failing (none when 0).
-func traffic(t *testing.T, reg *metrics.Registry, rev string, failEvery int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for i := 1; ctx.Err() == nil; i++ {
-			reg.Observe(metrics.Key{Rollout: "web", Revision: rev, Route: "GET /"}, failEvery > 0 && i%failEvery == 0, time.Millisecond)
-			time.Sleep(500 * time.Microsecond)
-		}
-	}()
 }
 
 // judgeResult is the latest result of a run's judge.
@@ -58,8 +42,8 @@ func (f *fixture) judgeResult(t *testing.T, name string) (v1alpha1.MetricResult,
 // request in five (stable none): the run fails on the judge's budget.
 func TestJudgeFailsABadCanary(t *testing.T) {
 	f := newFixture(t, withJudge(func(j *v1alpha1.Judge) { j.MaxCanaryFailures = 3 }))
-	traffic(t, f.reg, "1", 0)
-	traffic(t, f.reg, "2", 5)
+	f.load(t, "1", 0)
+	f.load(t, "2", 5)
 	f.m.Ensure([]rollout.RunSpec{spec("web-r2-background-1", false)}, env)
 	if obs := f.m.Observations()["web-r2-background-1"]; !obs.HoldWeight || obs.HoldReason != "judge: no window judged yet" || obs.InconclusivePolicy != v1alpha1.InconclusivePause {
 		t.Errorf("before the first window: %+v, want the weight held, policy Pause", obs)
@@ -101,8 +85,8 @@ func TestJudgePassesAGoodCanary(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	traffic(t, f.reg, "1", 0)
-	traffic(t, f.reg, "2", 0)
+	f.load(t, "1", 0)
+	f.load(t, "2", 0)
 	obs := f.waitPhase(t, "web-r2-step-1", v1alpha1.AnalysisSuccessful)
 	if obs.HoldWeight || !strings.Contains(obs.Message, "passed: within tolerance") {
 		t.Errorf("passed: %+v", obs)
@@ -132,7 +116,7 @@ func TestJudgeResumesItsEvidence(t *testing.T) {
 	saved := f.store.get(t, "web", "web-r2-background-1")
 
 	// A new daemon: new counters, starting at zero.
-	f.reg = metrics.New()
+	f.setRegistry(metrics.New())
 	f.m = f.manager(v1alpha1.NamedAnalysisTemplate{})
 	restarted := time.Now()
 	f.m.Restore([]*v1alpha1.AnalysisRun{saved})

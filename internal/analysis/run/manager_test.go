@@ -322,7 +322,7 @@ func TestRestoreSkipsTheDowntime(t *testing.T) {
 	}
 	hourAgo(before.Status.MetricResults[0].NextMeasurementAt)
 
-	f.reg = metrics.New() // a new process: nothing counted, no traffic yet
+	f.setRegistry(metrics.New()) // a new process: nothing counted, no traffic yet
 	f.m = f.manager(v1alpha1.NamedAnalysisTemplate{})
 	resumed := time.Now()
 	f.m.Restore([]*v1alpha1.AnalysisRun{before})

@@ -21,4 +21,7 @@
 // window is in the history) and stops by itself once the registry is
 // garbage-collected: it only holds a weak pointer to it. Window bounds are
 // wall-clock times.
+//
+// Versions serves the canary judge: both versions' counts and histograms
+// over one window, read from the same two snapshots.
 package builtin

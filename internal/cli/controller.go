@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"fledge.dev/fledge/internal/controller"
+	"github.com/spf13/cobra"
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+func init() { register(newControllerCmd) }
+
+// newControllerCmd runs the Kubernetes controller (in or out of cluster).
+func newControllerCmd(o *Options) *cobra.Command {
+	var co controller.Options
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the Kubernetes controller: drive Rollouts with a workloadRef through a cluster's routers",
+		Long: "Run Fledge's Kubernetes controller. With --kubeconfig it runs out of cluster; without,\n" +
+			"it uses the in-cluster configuration (or $KUBECONFIG). Replicas elect a leader on a Lease\n" +
+			"(--leader-elect); only the leader acts.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			_ = level.UnmarshalText([]byte(o.LogLevel))
+			ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return controller.Run(ctx, co)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&co.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration or $KUBECONFIG)")
+	f.BoolVar(&co.LeaderElect, "leader-elect", true, "elect a leader on a Lease so that only one replica acts")
+	f.StringVar(&co.LeaderElectionID, "leader-election-id", "fledge-controller", "name of the Lease")
+	f.StringVar(&co.LeaderElectionNamespace, "leader-election-namespace", "default", "namespace of the Lease (in cluster: the controller's)")
+	f.StringVar(&co.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&co.ProbeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz; 0 disables them")
+	return cmd
+}

@@ -1,0 +1,19 @@
+// Package controller is Fledge's Kubernetes mode: a controller-runtime
+// manager whose Rollout reconciler gathers observations from the cluster
+// (gather.go), asks the pure engine in internal/rollout for a Decision, and
+// applies it (apply.go): the status first (through the status subresource,
+// with optimistic locking, so that a deposed leader cannot act on a stale
+// decision), then the traffic through a registered router, then the
+// replicas. The same engine drives the local daemon (internal/runner); a
+// difference between the modes lives here, never in the engine.
+//
+// The workload design is in docs/design/2026-12-02-workload.md: the user's
+// Deployment (spec.workloadRef) is the template source and is scaled to 0
+// once Fledge's copy runs; each revision (a hash of the pod template) runs
+// as a Deployment <rollout>-<revision> owned by the Rollout, and the
+// Services <rollout>-stable and <rollout>-canary select one revision each.
+//
+// Users send commands (promote, abort, retry, pause, resume) by annotating
+// the Rollout with fledge.dev/command; the reconciler applies the command in
+// its next decision and removes the annotation.
+package controller

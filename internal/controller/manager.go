@@ -1,0 +1,114 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	// The Kubernetes routers register themselves.
+	_ "fledge.dev/fledge/internal/router/gatewayapi"
+	_ "fledge.dev/fledge/internal/router/nginx"
+	_ "fledge.dev/fledge/internal/router/service"
+)
+
+// Options configure the controller process.
+type Options struct {
+	// Kubeconfig is the file to reach the API server with; empty: in-cluster
+	// configuration (or $KUBECONFIG).
+	Kubeconfig string
+	// LeaderElect makes replicas of the controller elect one leader on a
+	// Lease; only the leader reconciles.
+	LeaderElect             bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	// MetricsAddr serves Prometheus metrics ("0" disables them).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz.
+	ProbeAddr string
+}
+
+// Scheme holds the kinds the controller reads and writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Run runs the manager until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %q: %w", o.Kubeconfig, err)
+	}
+	lease := 15 * time.Second
+	renew, retry := 10*time.Second, 2*time.Second
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                        Scheme(),
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.ProbeAddr,
+	})
+	if err != nil {
+		return fmt.Errorf("controller manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := Setup(mgr); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// Setup registers the Rollout reconciler: it watches Rollouts, the
+// Deployments it owns, and the Deployments Rollouts refer to.
+func Setup(mgr manager.Manager) error {
+	r := &Reconciler{Client: mgr.GetClient(), Events: mgr.GetEventRecorderFor("fledge")}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Rollout{}).
+		Owns(&appsv1.Deployment{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referrers)).
+		Complete(r)
+}
+
+// referrers maps a Deployment to the Rollouts whose workloadRef names it.
+func (r *Reconciler) referrers(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.RolloutList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, ro := range list.Items {
+		if w := ro.Spec.WorkloadRef; w != nil && w.Kind == "Deployment" && w.Name == o.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+	}
+	return out
+}

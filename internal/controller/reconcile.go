@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/rollout"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// AnnotationCommand carries a user's command (promote, promote-full, abort,
+// retry, pause, resume) to the controller, which removes it once applied.
+const AnnotationCommand = "fledge.dev/command"
+
+// tick bounds the time between two decisions: a router edited under us, or
+// a pause ending, is seen within it.
+const tick = 5 * time.Second
+
+// Reconciler drives Rollouts with a workloadRef.
+type Reconciler struct {
+	client.Client
+	Events record.EventRecorder
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Reconcile is one pass: fetch, validate, gather, decide, persist, apply.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ro v1alpha1.Rollout
+	if err := r.Get(ctx, req.NamespacedName, &ro); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if ro.DeletionTimestamp != nil || ro.Spec.WorkloadRef == nil {
+		return ctrl.Result{}, nil // owned objects go with it; template rollouts are the local daemon's
+	}
+	spec := ro.DeepCopy()
+	spec.APIVersion, spec.Kind = v1alpha1.APIVersion, v1alpha1.KindRollout
+	spec.Default()
+	if err := spec.Validate(); err != nil {
+		return ctrl.Result{}, r.invalid(ctx, &ro, err)
+	}
+
+	w, err := r.gather(ctx, spec)
+	if err != nil {
+		r.Events.Eventf(&ro, "Warning", "GatherFailed", "%v", err)
+		return ctrl.Result{}, err
+	}
+	dec := rollout.Decide(w.input)
+	if dec.CommandError != "" {
+		r.Events.Eventf(&ro, "Warning", "CommandRejected", "%s: %s", w.input.Command, dec.CommandError)
+	}
+	if err := r.persist(ctx, &ro, w, dec); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil // decided on a stale Rollout: decide again
+		}
+		return ctrl.Result{}, err
+	}
+	if err := r.apply(ctx, spec, w, dec); err != nil {
+		r.Events.Eventf(&ro, "Warning", "ApplyFailed", "%v", err)
+		return ctrl.Result{}, err
+	}
+
+	after := tick
+	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {
+		after = dec.RequeueAfter
+	}
+	if !sameTraffic(dec.Traffic, w.input.Traffic) || len(dec.Events) > 0 {
+		after = 100 * time.Millisecond // the router moved: observe it at once
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// invalid records why a spec is refused; nothing else is touched.
+func (r *Reconciler) invalid(ctx context.Context, ro *v1alpha1.Rollout, err error) error {
+	msg := fmt.Sprintf("invalid spec: %v", err)
+	if c := findCondition(ro.Status.Conditions, CondInvalidSpec); c == nil || c.Message != msg {
+		r.Events.Eventf(ro, "Warning", "InvalidSpec", "%s", msg)
+	}
+	base := ro.DeepCopy()
+	ro.Status.Phase, ro.Status.Message = v1alpha1.PhaseDegraded, msg
+	setCondition(&ro.Status.Conditions, ro.Generation, CondInvalidSpec, true, "InvalidSpec", msg)
+	return client.IgnoreNotFound(r.Status().Patch(ctx, ro, client.MergeFrom(base)))
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}

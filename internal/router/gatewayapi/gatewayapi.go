@@ -1,0 +1,285 @@
+package gatewayapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/rollout"
+	"fledge.dev/fledge/internal/router"
+	"fledge.dev/fledge/internal/router/service"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func init() { router.Register("gatewayAPI", New) }
+
+// GVK is the HTTPRoute kind this router edits.
+var GVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
+
+// AnnotationHeaderRoutes records the header routes applied, so that they
+// are read back exactly as the engine asked for them.
+const AnnotationHeaderRoutes = "fledge.dev/header-routes"
+
+// rulePrefix names the rules Fledge adds for header routes.
+const rulePrefix = "fledge-"
+
+// Router weighs an HTTPRoute's backendRefs to <rollout>-stable and
+// <rollout>-canary.
+type Router struct {
+	c              client.Client
+	ro             *v1alpha1.Rollout
+	route          types.NamespacedName
+	stable, canary string
+}
+
+var _ router.Router = (*Router)(nil)
+
+// New builds the router for the rollout's trafficRouting.gatewayAPI.
+func New(cfg router.Config) (router.Router, error) {
+	if cfg.Kube == nil {
+		return nil, fmt.Errorf("the gatewayAPI router needs a Kubernetes client (Kubernetes mode)")
+	}
+	tr := canaryRouting(cfg.Rollout)
+	if tr == nil || tr.GatewayAPI == nil {
+		return nil, fmt.Errorf("rollout %s has no trafficRouting.gatewayAPI", cfg.Rollout.Name)
+	}
+	ro := cfg.Rollout
+	return &Router{c: cfg.Kube, ro: ro, route: types.NamespacedName{Namespace: ro.Namespace, Name: tr.GatewayAPI.HTTPRoute},
+		stable: service.StableName(ro), canary: service.CanaryName(ro)}, nil
+}
+
+func canaryRouting(ro *v1alpha1.Rollout) *v1alpha1.TrafficRouting {
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		return c.TrafficRouting
+	}
+	if b := ro.Spec.Strategy.BlueGreen; b != nil {
+		return b.TrafficRouting
+	}
+	return nil
+}
+
+// SetTraffic applies t (see service.Route for the order).
+func (r *Router) SetTraffic(ctx context.Context, t rollout.Traffic) error {
+	return service.Route(ctx, r.c, r.ro, r, t)
+}
+
+// Observed reads the HTTPRoute and the Services back.
+func (r *Router) Observed(ctx context.Context) (rollout.Traffic, error) {
+	return service.Observe(ctx, r.c, r.ro, r)
+}
+
+func (r *Router) get(ctx context.Context) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(GVK)
+	if err := r.c.Get(ctx, r.route, u); err != nil {
+		return nil, fmt.Errorf("read HTTPRoute %s: %w", r.route, err)
+	}
+	return u, nil
+}
+
+// SetWeights sets the weights in every rule that sends to the stable
+// Service (adding the canary backendRef where missing) and replaces
+// Fledge's header-route rules.
+func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error {
+	u, err := r.get(ctx)
+	if err != nil {
+		return err
+	}
+	base := u.DeepCopy()
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	var out []any
+	var matches []any // the matches of the first weighted rule, for header routes
+	var port any      // and the port of its stable backendRef
+	found := false
+	for _, rl := range rules {
+		rule, ok := rl.(map[string]any)
+		if !ok {
+			continue
+		}
+		if name, _ := rule["name"].(string); strings.HasPrefix(name, rulePrefix) {
+			continue // replaced below
+		}
+		if ref := r.weigh(rule, weight); ref != nil {
+			if !found {
+				matches, _ = rule["matches"].([]any)
+				port = ref["port"]
+			}
+			found = true
+		}
+		out = append(out, rule)
+	}
+	if !found {
+		return fmt.Errorf("HTTPRoute %s has no rule with a backendRef to Service %s", r.route, r.stable)
+	}
+	for _, h := range headers {
+		out = append(out, r.headerRule(h, matches, port))
+	}
+	if err := unstructured.SetNestedSlice(u.Object, out, "spec", "rules"); err != nil {
+		return err
+	}
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	delete(ann, AnnotationHeaderRoutes)
+	if len(headers) > 0 {
+		b, _ := json.Marshal(headers)
+		ann[AnnotationHeaderRoutes] = string(b)
+	}
+	u.SetAnnotations(ann)
+	if err := r.c.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("set weights on HTTPRoute %s: %w", r.route, err)
+	}
+	return nil
+}
+
+// weigh sets the weights of a rule that routes to the stable Service; it
+// returns the stable backendRef, nil when the rule has none.
+func (r *Router) weigh(rule map[string]any, weight int32) map[string]any {
+	refs, _ := rule["backendRefs"].([]any)
+	var stableRef map[string]any
+	hasCanary := false
+	for _, x := range refs {
+		ref, _ := x.(map[string]any)
+		switch ref["name"] {
+		case r.stable:
+			stableRef = ref
+			ref["weight"] = int64(100 - weight)
+		case r.canary:
+			hasCanary = true
+			ref["weight"] = int64(weight)
+		}
+	}
+	if stableRef == nil {
+		return nil
+	}
+	if !hasCanary {
+		c := map[string]any{"name": r.canary, "weight": int64(weight)}
+		if p, ok := stableRef["port"]; ok {
+			c["port"] = p
+		}
+		rule["backendRefs"] = append(refs, c)
+	}
+	return stableRef
+}
+
+// headerRule is a rule sending requests that match h (within the matches of
+// the weighted rule, e.g. its path) to the canary only. Cookies match on
+// the Cookie header: Gateway API has no cookie match.
+func (r *Router) headerRule(h v1alpha1.SetHeaderRoute, base []any, port any) map[string]any {
+	var hm []any
+	for _, m := range h.Match {
+		if m.HeaderName != "" {
+			typ, v := stringMatch(m.HeaderValue)
+			hm = append(hm, map[string]any{"name": m.HeaderName, "type": typ, "value": v})
+			continue
+		}
+		_, v := stringMatch(m.CookieValue)
+		if m.CookieValue.Exact != "" {
+			v = regexp.QuoteMeta(m.CookieValue.Exact)
+		} else if m.CookieValue.Prefix != "" {
+			v = regexp.QuoteMeta(m.CookieValue.Prefix) + "[^;]*"
+		}
+		hm = append(hm, map[string]any{"name": "Cookie", "type": "RegularExpression",
+			"value": `(^|;\s*)` + regexp.QuoteMeta(m.CookieName) + `=` + v + `(;|$)`})
+	}
+	if len(base) == 0 {
+		base = []any{map[string]any{}}
+	}
+	var matches []any
+	for _, b := range base {
+		m := map[string]any{}
+		for k, v := range b.(map[string]any) {
+			m[k] = v
+		}
+		m["headers"] = hm
+		matches = append(matches, m)
+	}
+	ref := map[string]any{"name": r.canary, "weight": int64(1)}
+	if port != nil {
+		ref["port"] = port
+	}
+	return map[string]any{
+		"name":        rulePrefix + h.Name,
+		"matches":     matches,
+		"backendRefs": []any{ref},
+	}
+}
+
+// stringMatch translates a StringMatch to Gateway API's (Exact or
+// RegularExpression; a prefix is a regular expression).
+func stringMatch(m *v1alpha1.StringMatch) (string, string) {
+	switch {
+	case m == nil:
+		return "RegularExpression", ".*"
+	case m.Exact != "":
+		return "Exact", m.Exact
+	case m.Prefix != "":
+		return "RegularExpression", "^" + regexp.QuoteMeta(m.Prefix) + ".*"
+	default:
+		return "RegularExpression", m.Regex
+	}
+}
+
+// ObservedWeights reads the canary weight of the first rule that routes to
+// the stable Service, and the header routes whose rules are in place.
+func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error) {
+	u, err := r.get(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	var weight int32
+	found := false
+	names := map[string]bool{}
+	for _, rl := range rules {
+		rule, _ := rl.(map[string]any)
+		if name, _ := rule["name"].(string); strings.HasPrefix(name, rulePrefix) {
+			names[strings.TrimPrefix(name, rulePrefix)] = true
+			continue
+		}
+		if found {
+			continue
+		}
+		refs, _ := rule["backendRefs"].([]any)
+		var sw, cw int64
+		hasStable := false
+		for _, x := range refs {
+			ref, _ := x.(map[string]any)
+			w, ok := ref["weight"].(int64)
+			if !ok {
+				w = 1 // Gateway API's default weight
+			}
+			switch ref["name"] {
+			case r.stable:
+				sw, hasStable = w, true
+			case r.canary:
+				cw = w
+			}
+		}
+		if hasStable {
+			found = true
+			if sw+cw > 0 {
+				weight = int32(cw * 100 / (sw + cw))
+			}
+		}
+	}
+	var headers []v1alpha1.SetHeaderRoute
+	if s := u.GetAnnotations()[AnnotationHeaderRoutes]; s != "" {
+		var all []v1alpha1.SetHeaderRoute
+		if err := json.Unmarshal([]byte(s), &all); err == nil {
+			for _, h := range all {
+				if names[h.Name] {
+					headers = append(headers, h)
+				}
+			}
+		}
+	}
+	return weight, headers, nil
+}

@@ -1,0 +1,113 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/rollout"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Labels Fledge puts on the pods of each revision; the Services select by them.
+const (
+	LabelRollout  = "fledge.dev/rollout"
+	LabelRevision = "fledge.dev/revision"
+)
+
+// StableName and CanaryName are the Services the routers send traffic to.
+func StableName(ro *v1alpha1.Rollout) string { return ro.Name + "-stable" }
+func CanaryName(ro *v1alpha1.Rollout) string { return ro.Name + "-canary" }
+
+// Weights is the router-specific half of a Kubernetes router: the share of
+// traffic and the header routes it sends to <rollout>-canary. The revisions
+// behind the two Services are this package's half.
+type Weights interface {
+	SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error
+	ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error)
+}
+
+// Route applies t through w: when the canary Service must select another
+// revision while it takes traffic, its traffic is withdrawn first, so that
+// no request reaches a revision the engine did not weigh; then both Services
+// are pointed at their revisions, then the weights are set.
+func Route(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights, t rollout.Traffic) error {
+	canary := t.Canary
+	if canary == "" {
+		canary = t.Preview
+	}
+	_, current, err := Revisions(ctx, c, ro)
+	if err != nil {
+		return err
+	}
+	if canary != "" && canary != current {
+		if err := w.SetWeights(ctx, 0, nil); err != nil {
+			return fmt.Errorf("withdraw traffic from canary revision %s: %w", current, err)
+		}
+	}
+	if err := Select(ctx, c, ro, StableName(ro), t.Stable); err != nil {
+		return err
+	}
+	if err := Select(ctx, c, ro, CanaryName(ro), canary); err != nil {
+		return err
+	}
+	return w.SetWeights(ctx, t.CanaryWeight, t.HeaderRoutes)
+}
+
+// Observe reads back the traffic: the revisions the Services select and the
+// weights w enforces.
+func Observe(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights) (rollout.Traffic, error) {
+	stable, canary, err := Revisions(ctx, c, ro)
+	if err != nil {
+		return rollout.Traffic{}, err
+	}
+	weight, headers, err := w.ObservedWeights(ctx)
+	if err != nil {
+		return rollout.Traffic{}, err
+	}
+	return rollout.Traffic{Stable: stable, Canary: canary, CanaryWeight: weight, HeaderRoutes: headers, Preview: canary}, nil
+}
+
+// Revisions returns the revisions the stable and canary Services select
+// (empty when a Service is missing or selects none).
+func Revisions(ctx context.Context, c client.Client, ro *v1alpha1.Rollout) (stable, canary string, err error) {
+	if stable, err = selected(ctx, c, ro.Namespace, StableName(ro)); err != nil {
+		return "", "", err
+	}
+	canary, err = selected(ctx, c, ro.Namespace, CanaryName(ro))
+	return stable, canary, err
+}
+
+func selected(ctx context.Context, c client.Client, ns, name string) (string, error) {
+	var svc corev1.Service
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
+		return "", client.IgnoreNotFound(fmt.Errorf("read Service %s/%s: %w", ns, name, err))
+	}
+	return svc.Spec.Selector[LabelRevision], nil
+}
+
+// Select points a Service at the pods of a revision (nothing to do for an
+// empty revision). The Service's other selector keys, the user's, stay.
+func Select(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, name, rev string) error {
+	if rev == "" {
+		return nil
+	}
+	var svc corev1.Service
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, &svc); err != nil {
+		return fmt.Errorf("read Service %s/%s: %w", ro.Namespace, name, err)
+	}
+	if svc.Spec.Selector[LabelRevision] == rev && svc.Spec.Selector[LabelRollout] == ro.Name {
+		return nil
+	}
+	base := svc.DeepCopy()
+	if svc.Spec.Selector == nil {
+		svc.Spec.Selector = map[string]string{}
+	}
+	svc.Spec.Selector[LabelRollout], svc.Spec.Selector[LabelRevision] = ro.Name, rev
+	if err := c.Patch(ctx, &svc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("point Service %s/%s at revision %s: %w", ro.Namespace, name, rev, err)
+	}
+	return nil
+}

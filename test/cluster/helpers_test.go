@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/controller"
+	"fledge.dev/fledge/internal/router/gatewayapi"
+	"fledge.dev/fledge/internal/router/service"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+var ctx = context.Background()
+
+func rolloutOf(t *testing.T, ns, name string) *v1alpha1.Rollout {
+	t.Helper()
+	var ro v1alpha1.Rollout
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &ro); err != nil {
+		t.Fatal(err)
+	}
+	return &ro
+}
+
+// weights reads the stable and canary weights of an HTTPRoute's first rule.
+func weights(t *testing.T, ns, route string) (stable, canary int64) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gatewayapi.GVK)
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: route}, u); err != nil {
+		t.Fatal(err)
+	}
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	refs := rules[0].(map[string]any)["backendRefs"].([]any)
+	for _, r := range refs {
+		ref := r.(map[string]any)
+		w, _ := ref["weight"].(int64)
+		switch ref["name"] {
+		case route + "-stable":
+			stable = w
+		case route + "-canary":
+			canary = w
+		}
+	}
+	return stable, canary
+}
+
+// setText changes the Deployment's pod template: a new revision.
+func setText(t *testing.T, ns, name, text string) {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &d); err != nil {
+		t.Fatal(err)
+	}
+	base := d.DeepCopy()
+	d.Spec.Template.Spec.Containers[0].Args = []string{"-listen=:8080", "-text=" + text}
+	if err := kube.Patch(ctx, &d, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// command annotates a Rollout with a user's command.
+func command(t *testing.T, ns, name, cmd string) {
+	t.Helper()
+	ro := rolloutOf(t, ns, name)
+	base := ro.DeepCopy()
+	if ro.Annotations == nil {
+		ro.Annotations = map[string]string{}
+	}
+	ro.Annotations[controller.AnnotationCommand] = cmd
+	if err := kube.Patch(ctx, ro, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitStatus waits until the Rollout's status satisfies cond.
+func waitStatus(t *testing.T, ns, name, desc string, cond func(st *v1alpha1.RolloutStatus) bool) *v1alpha1.RolloutStatus {
+	t.Helper()
+	var st *v1alpha1.RolloutStatus
+	eventually(t, 60e9, desc, func() (bool, string) {
+		st = &rolloutOf(t, ns, name).Status
+		return cond(st), fmt.Sprintf("phase %s step %d weight %d stable %s canary %s: %s", st.Phase, st.CurrentStepIndex, st.CanaryWeight, st.StableRevision, st.CanaryRevision, st.Message)
+	})
+	return st
+}
+
+// revisionReplicas is the desired replicas of a revision's Deployment (-1: none).
+func revisionReplicas(t *testing.T, ns, rollout, rev string) int32 {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: rollout + "-" + rev}, &d); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return -1
+		}
+		t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// selects is the revision a Service selects.
+func selects(t *testing.T, ns, svc string) string {
+	t.Helper()
+	var s corev1.Service
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: svc}, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Spec.Selector[service.LabelRevision]
+}
