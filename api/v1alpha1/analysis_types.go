@@ -51,6 +51,22 @@ type Argument struct {
 	Value *string `json:"value,omitempty"`
 }
 
+// ArgumentValueFrom is where an analysis argument's value comes from when
+// the spec cannot know it, such as the revision being released.
+type ArgumentValueFrom struct {
+	// PodTemplateHashValue is Latest (the canary's revision) or Stable (the
+	// stable one), as in Argo Rollouts. In local mode the value is the
+	// revision's number ("3"); on Kubernetes, the pod template hash label.
+	// +kubebuilder:validation:Enum=Stable;Latest
+	PodTemplateHashValue *string `json:"podTemplateHashValue,omitempty"`
+}
+
+// The values of ArgumentValueFrom.PodTemplateHashValue.
+const (
+	ValueFromStable = "Stable"
+	ValueFromLatest = "Latest"
+)
+
 // Metric is one measurement taken repeatedly, with the meaning Argo Rollouts
 // gives its fields.
 type Metric struct {

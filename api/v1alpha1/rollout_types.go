@@ -398,6 +398,8 @@ type AnalysisRunArgument struct {
 	// Name of the template argument.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
-	// Value of the argument.
-	Value string `json:"value"`
+	// Value of the argument (or ValueFrom).
+	Value string `json:"value,omitempty"`
+	// ValueFrom takes the value from the release instead of the spec.
+	ValueFrom *ArgumentValueFrom `json:"valueFrom,omitempty"`
 }

@@ -122,6 +122,17 @@ func (v *validator) analysisArgs(p path, a *RolloutAnalysis) {
 		have = strings.Join(names, ", ")
 	}
 	for i, arg := range a.Args {
+		if from := arg.ValueFrom; from != nil {
+			ap := p.field("args").index(i)
+			switch {
+			case arg.Value != "":
+				v.addf(ap, "set value or valueFrom, not both")
+			case from.PodTemplateHashValue == nil:
+				v.addf(ap.field("valueFrom"), "must set podTemplateHashValue (Stable or Latest)")
+			case *from.PodTemplateHashValue != ValueFromStable && *from.PodTemplateHashValue != ValueFromLatest:
+				v.addf(ap.field("valueFrom").field("podTemplateHashValue"), "must be Stable or Latest, got %q", *from.PodTemplateHashValue)
+			}
+		}
 		if arg.Name != "" && !declared[arg.Name] {
 			v.addf(p.field("args").index(i).field("name"), "no template of this analysis declares %q (declared: %s)", arg.Name, have)
 		}

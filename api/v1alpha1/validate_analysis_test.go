@@ -223,6 +223,17 @@ func TestValidateAnalysisArgs(t *testing.T) {
 			want: a + `[0].name: no template of this analysis declares "mx" (declared: "max")`},
 		"no arguments at all": {given: []AnalysisRunArgument{{Name: "max", Value: "2"}},
 			want: a + `[0].name: no template of this analysis declares "max" (declared: none)`},
+		"the canary's revision": {templateArgs: []Argument{{Name: "rev"}},
+			given: []AnalysisRunArgument{{Name: "rev", ValueFrom: &ArgumentValueFrom{PodTemplateHashValue: str("Latest")}}}},
+		"value and valueFrom": {templateArgs: []Argument{{Name: "rev"}},
+			given: []AnalysisRunArgument{{Name: "rev", Value: "3", ValueFrom: &ArgumentValueFrom{PodTemplateHashValue: str("Stable")}}},
+			want:  a + "[0]: set value or valueFrom, not both"},
+		"valueFrom of nothing": {templateArgs: []Argument{{Name: "rev"}},
+			given: []AnalysisRunArgument{{Name: "rev", ValueFrom: &ArgumentValueFrom{}}},
+			want:  a + "[0].valueFrom: must set podTemplateHashValue (Stable or Latest)"},
+		"valueFrom unknown": {templateArgs: []Argument{{Name: "rev"}},
+			given: []AnalysisRunArgument{{Name: "rev", ValueFrom: &ArgumentValueFrom{PodTemplateHashValue: str("Canary")}}},
+			want:  a + `[0].valueFrom.podTemplateHashValue: must be Stable or Latest, got "Canary"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -18,7 +18,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 )
 
@@ -62,6 +64,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build fledge:", err)
 		return 1
 	}
+	ctrllog.SetLogger(logr.Discard())
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		panic(err)
@@ -149,13 +152,19 @@ func applyDir(t *testing.T, ns, dir string) {
 		t.Fatalf("no YAML in %s", dir)
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range strings.Split(string(b), "\n---") {
-			applyYAML(t, ns, doc)
-		}
+		applyFile(t, ns, f)
+	}
+}
+
+// applyFile creates every object of a YAML file in ns.
+func applyFile(t *testing.T, ns, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "\n---") {
+		applyYAML(t, ns, doc)
 	}
 }
 

@@ -179,7 +179,7 @@ func TestResolveJudges(t *testing.T) {
 			Judge: &v1alpha1.Judge{}, InconclusivePolicy: v1alpha1.InconclusiveAbort,
 		}},
 	}
-	got, err := resolve(v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "login"}, {TemplateName: "all"}}}, templates)
+	got, err := resolve(v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "login"}, {TemplateName: "all"}}}, templates, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestResolveJudges(t *testing.T) {
 	if templates[0].Judge.Route != "POST {{args.path}}" || templates[1].Judge.Alpha != nil {
 		t.Error("resolve changed the rollout's templates")
 	}
-	one, err := resolve(v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "login"}}}, templates)
+	one, err := resolve(v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "login"}}}, templates, env)
 	if err != nil || one.policy != v1alpha1.InconclusivePause {
 		t.Errorf("policy %q %v, want Pause by default", one.policy, err)
 	}

@@ -176,7 +176,7 @@ func (m *Manager) start(s rollout.RunSpec, env Env) *tracked {
 		}},
 		Spec: v1alpha1.AnalysisRunSpec{Blocking: s.Blocking},
 	}}
-	r, err := resolve(s.Analysis, m.cfg.Templates())
+	r, err := resolve(s.Analysis, m.cfg.Templates(), Env{CanaryRevision: canary, StableRevision: env.StableRevision})
 	t.run.Spec.Metrics, t.run.Spec.Judges, t.run.Spec.Args = r.metrics, r.judges, r.args
 	t.run.Spec.InconclusivePolicy = r.policy
 	if err == nil {

@@ -22,14 +22,18 @@ type resolved struct {
 }
 
 // resolve builds the metrics of an analysis from the rollout's templates.
-func resolve(a v1alpha1.RolloutAnalysis, templates []v1alpha1.NamedAnalysisTemplate) (resolved, error) {
+func resolve(a v1alpha1.RolloutAnalysis, templates []v1alpha1.NamedAnalysisTemplate, env Env) (resolved, error) {
 	var out resolved
 	if len(a.Templates) == 0 {
 		return out, fmt.Errorf("the analysis names no template")
 	}
 	given := map[string]string{}
 	for _, arg := range a.Args {
-		given[arg.Name] = arg.Value
+		v, err := argValue(arg, env)
+		if err != nil {
+			return out, err
+		}
+		given[arg.Name] = v
 	}
 	seen := map[string]bool{}
 	for _, ref := range a.Templates {
@@ -77,6 +81,26 @@ func resolve(a v1alpha1.RolloutAnalysis, templates []v1alpha1.NamedAnalysisTempl
 		out.policy = v1alpha1.InconclusivePause
 	}
 	return out, nil
+}
+
+// argValue is an argument's value, from the spec or from the release.
+func argValue(arg v1alpha1.AnalysisRunArgument, env Env) (string, error) {
+	if arg.ValueFrom == nil || arg.ValueFrom.PodTemplateHashValue == nil {
+		return arg.Value, nil
+	}
+	var rev string
+	switch from := *arg.ValueFrom.PodTemplateHashValue; from {
+	case v1alpha1.ValueFromLatest:
+		rev = env.CanaryRevision
+	case v1alpha1.ValueFromStable:
+		rev = env.StableRevision
+	default:
+		return "", fmt.Errorf("argument %q: podTemplateHashValue %q: want Stable or Latest", arg.Name, from)
+	}
+	if rev == "" {
+		return "", fmt.Errorf("argument %q: there is no %s revision yet", arg.Name, *arg.ValueFrom.PodTemplateHashValue)
+	}
+	return rev, nil
 }
 
 // template finds the template a reference names.

@@ -79,10 +79,17 @@ func TestResolve(t *testing.T) {
 			wantErr:  "only in Kubernetes mode",
 		},
 		"no template": {wantErr: "names no template"},
+		"the canary's revision from the release": {
+			analysis: v1alpha1.RolloutAnalysis{Templates: ref("login"), Args: []v1alpha1.AnalysisRunArgument{
+				{Name: "path", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: str("Latest")}},
+				{Name: "method", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: str("Stable")}},
+			}},
+			wantRoutes: []string{"1 2"}, wantArgs: args("method", "1", "path", "2"),
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := resolve(tc.analysis, templates)
+			got, err := resolve(tc.analysis, templates, env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
