@@ -6,8 +6,8 @@ import (
 	"syscall"
 
 	"fledge.dev/fledge/internal/controller"
-	"github.com/spf13/cobra"
 	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 

@@ -20,6 +20,7 @@ import (
 
 	// The Kubernetes routers register themselves.
 	_ "fledge.dev/fledge/internal/router/gatewayapi"
+	_ "fledge.dev/fledge/internal/router/istio"
 	_ "fledge.dev/fledge/internal/router/nginx"
 	_ "fledge.dev/fledge/internal/router/service"
 )

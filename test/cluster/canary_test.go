@@ -44,6 +44,9 @@ func TestCanaryStepsReadBack(t *testing.T) {
 	startController(t)
 	setup(t, ns, `
         - setWeight: 20
+        - setHeaderRoute:
+            name: testers
+            match: [{headerName: X-Canary, headerValue: {exact: "yes"}}]
         - pause: {}
         - setWeight: 60
         - pause: {duration: 1s}
@@ -58,6 +61,9 @@ func TestCanaryStepsReadBack(t *testing.T) {
 		})
 		if s, c := weights(t, ns, "web"); s != int64(100-want) || c != int64(want) {
 			t.Fatalf("HTTPRoute at %d%%: stable %d canary %d", want, s, c)
+		}
+		if h := headerRule(t, ns, "web", "fledge-testers"); h != `[{"name":"X-Canary","type":"Exact","value":"yes"}]` {
+			t.Fatalf("HTTPRoute header rule at %d%%: %s", want, h)
 		}
 		command(t, ns, "web", "promote")
 	}

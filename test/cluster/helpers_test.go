@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -110,4 +111,24 @@ func selects(t *testing.T, ns, svc string) string {
 		t.Fatal(err)
 	}
 	return s.Spec.Selector[service.LabelRevision]
+}
+
+// headerRule is the JSON of the header matches of the HTTPRoute rule named
+// name ("" when there is none).
+func headerRule(t *testing.T, ns, route, name string) string {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gatewayapi.GVK)
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: route}, u); err != nil {
+		t.Fatal(err)
+	}
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		if rule["name"] == name {
+			b, _ := json.Marshal(rule["matches"].([]any)[0].(map[string]any)["headers"])
+			return string(b)
+		}
+	}
+	return ""
 }

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"fledge.dev/fledge/internal/controller"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
-	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
@@ -83,7 +83,11 @@ type proc struct {
 }
 
 // startController runs the controller and waits until it is healthy.
-func startController(t *testing.T) *proc {
+func startController(t *testing.T) *proc { return startControllerWith(t, kubeconfig, "default") }
+
+// startControllerWith runs the controller with a kubeconfig, electing its
+// leader in leaseNS.
+func startControllerWith(t *testing.T, kubeconfig, leaseNS string) *proc {
 	t.Helper()
 	probe := freeAddr(t)
 	logf, err := os.CreateTemp(t.TempDir(), "controller-*.log")
@@ -91,7 +95,7 @@ func startController(t *testing.T) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe, "--leader-election-id", "fledge-test")
+		"--health-probe-bind-address", probe, "--leader-election-id", "fledge-test", "--leader-election-namespace", leaseNS)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

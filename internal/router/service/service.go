@@ -67,7 +67,11 @@ func Observe(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weigh
 	if err != nil {
 		return rollout.Traffic{}, err
 	}
-	return rollout.Traffic{Stable: stable, Canary: canary, CanaryWeight: weight, HeaderRoutes: headers, Preview: canary}, nil
+	t := rollout.Traffic{Stable: stable, Canary: canary, CanaryWeight: weight, HeaderRoutes: headers}
+	if ro.Spec.Strategy.BlueGreen != nil {
+		t.Preview = canary // the canary Service is blue-green's preview; a canary's takes only its weight
+	}
+	return t, nil
 }
 
 // Revisions returns the revisions the stable and canary Services select
