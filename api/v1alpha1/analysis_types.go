@@ -299,11 +299,14 @@ type AnalysisRun struct {
 
 // AnalysisRunSpec is the resolved metrics and judges of a run.
 type AnalysisRunSpec struct {
-	// Metrics are the metrics of the run's templates.
+	// Metrics are the metrics of the run's templates. (Bounded so that the
+	// API server can bound the cost of the CRD's CEL rules.)
+	// +kubebuilder:validation:MaxItems=128
 	// +listType=map
 	// +listMapKey=name
 	Metrics []Metric `json:"metrics,omitempty"`
 	// Judges are the judges of the run's templates, each with its name.
+	// +kubebuilder:validation:MaxItems=16
 	Judges []Judge               `json:"judges,omitempty"`
 	Args   []AnalysisRunArgument `json:"args,omitempty"`
 	// InconclusivePolicy is Abort when one of the run's templates says so.

@@ -250,6 +250,14 @@ type CanaryStrategy struct {
 	// running after a promotion, so that an undo is instant. Default 30.
 	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+
+	// Webhooks are HTTP gates called during the rollout: before it starts,
+	// before each weight increase, before the promotion, after it, and to
+	// ask for a rollback. See docs/webhooks.md.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // CanaryStep is one step of a canary; exactly one field is set.

@@ -43,6 +43,7 @@ func (v *validator) canary(p path, c *CanaryStrategy, kube bool) {
 		}
 	}
 	v.atLeast(p.field("scaleDownDelaySeconds"), c.ScaleDownDelaySeconds, 0)
+	v.webhooks(p.field("webhooks"), c.Webhooks)
 }
 
 func (v *validator) blueGreen(p path, b *BlueGreenStrategy, replicas *int32, kube bool) {

@@ -16,7 +16,7 @@ func (d *decider) canary() {
 	n := int32(len(c.Steps))
 	for guard := int32(0); guard <= n+1; guard++ {
 		d.startBackground()
-		if !d.backgroundHealthy() || d.paused() {
+		if !d.backgroundHealthy() || d.rollbackRequested() || d.paused() {
 			break
 		}
 		if st.PromoteFull || st.CurrentStepIndex >= n {
@@ -42,7 +42,7 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 	switch {
 	case s.SetWeight != nil:
 		w := *s.SetWeight
-		if w > st.CanaryWeight && d.holdsWeight() {
+		if w > st.CanaryWeight && (d.holdsWeight() || d.gatesBeforeWeight(w)) {
 			return false
 		}
 		need := canaryReplicas(d.replicas(), w)
@@ -152,7 +152,10 @@ func (d *decider) backgroundHealthy() bool {
 // it stable.
 func (d *decider) promoteCanary() {
 	st := &d.st
-	if st.CanaryWeight < 100 && d.holdsWeight() {
+	if st.CanaryWeight < 100 && (d.holdsWeight() || d.gatesBeforeWeight(100)) {
+		return
+	}
+	if d.gateHolds(v1alpha1.WebhookConfirmPromotion, "promotion of revision "+st.CanaryRevision) {
 		return
 	}
 	if ready := d.ready(st.CanaryRevision); ready < d.replicas() {

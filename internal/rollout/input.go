@@ -25,6 +25,9 @@ type Input struct {
 	Analysis map[string]RunObservation
 	// Command is the user's command, if any, to apply in this decision.
 	Command Command
+	// Gates is the last answer of the webhook gates the edge checks (those
+	// the last Decision asked for), by type; a gate not listed is closed.
+	Gates map[v1alpha1.WebhookType]GateObservation
 }
 
 // ReplicaObservation counts the replicas of one revision.
@@ -103,6 +106,10 @@ type Decision struct {
 	// CommandError says why Input.Command did not apply (nothing to abort,
 	// nothing to retry...); empty when it applied or there was none.
 	CommandError string
+	// Gates lists the webhook gates the edge should check (and re-check
+	// every few seconds) for the next decision; post-rollout, listed in the
+	// decision that promotes, is called once and its answer ignored.
+	Gates []v1alpha1.WebhookType
 }
 
 // RunSpec is an analysis run the rollout depends on.

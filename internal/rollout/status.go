@@ -20,6 +20,9 @@ func (d *decider) completePromotion() {
 	st.StableRevision = rev
 	d.resetRollout("")
 	d.event(EventNormal, "Promoted", "revision %s is stable (previous %s kept %s for undo)", rev, old, delay)
+	if d.hasGate(v1alpha1.WebhookPostRollout) {
+		d.poll(v1alpha1.WebhookPostRollout) // called once, informational
+	}
 	d.steady()
 }
 

@@ -119,6 +119,8 @@ type world struct {
 	hostile bool
 	trace   []string
 	seen    map[string]int // event reasons told, to check the world went places
+	// gates, when set, gives the webhook gates' answers of each tick.
+	gates func() map[v1alpha1.WebhookType]GateObservation
 }
 
 func newWorld(e entropy, ro *v1alpha1.Rollout) *world {
@@ -183,6 +185,9 @@ func (w *world) observe() Input {
 			obs.HoldReason = "judge: waiting"
 		}
 		in.Analysis[name] = obs
+	}
+	if w.gates != nil {
+		in.Gates = w.gates()
 	}
 	return copyInput(in)
 }

@@ -13,6 +13,7 @@ import (
 
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/analysis/run"
+	"fledge.dev/fledge/internal/gate"
 	"fledge.dev/fledge/internal/rollout"
 	"fledge.dev/fledge/internal/runner/process"
 	"fledge.dev/fledge/internal/runner/store"
@@ -50,6 +51,7 @@ type worker struct {
 	groups  map[string]*process.Group
 	leaving sync.WaitGroup
 	runs    *run.Manager
+	gates   *gate.Poller // webhook gates, called off the loop
 
 	// edge is read by replica hooks too.
 	edge atomic.Pointer[edge]
@@ -112,6 +114,8 @@ func (w *worker) loop(ctx context.Context) {
 	ectx, cancelEdge := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelEdge()
 	w.startRuns(ectx)
+	w.startGates(ectx)
+	defer w.gates.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -171,6 +175,7 @@ func (w *worker) reconcile(ctx context.Context, req *cmdRequest) time.Duration {
 	w.reply(req, nil)
 	pass.Status, pass.Events = dec.Status, events
 	w.apply(ctx, dec)
+	w.wantGates(ro, dec)
 
 	after := tick
 	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {
@@ -196,6 +201,7 @@ func (w *worker) gather(ctx context.Context, ro *v1alpha1.Rollout, req *cmdReque
 		Now:             time.Now(),
 		Replicas:        map[string]rollout.ReplicaObservation{},
 		Analysis:        w.runs.Observations(),
+		Gates:           w.gates.Observations(),
 	}
 	for rev, g := range w.groups {
 		s := g.Status()
