@@ -94,9 +94,15 @@ func TestDaemonHoldsOnGate(t *testing.T) {
 		w.WriteHeader(int(code.Load()))
 	}))
 	defer confirm.Close()
-	silent := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	release := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
 	defer silent.Close()
-	defer silent.CloseClientConnections()
+	defer close(release) // before Close, which waits for the handlers
 	hooks := []v1alpha1.Webhook{
 		{Name: "confirm", Type: v1alpha1.WebhookConfirmTrafficIncrease, URL: confirm.URL},
 		{Name: "silent", Type: v1alpha1.WebhookRollback, URL: silent.URL, Timeout: &v1alpha1.Duration{Duration: time.Minute}},
@@ -129,7 +135,9 @@ func TestDaemonHoldsOnGate(t *testing.T) {
 	}
 
 	apply(spec("v1", listen, hooks))
-	await("v1 stable", func(s v1alpha1.RolloutStatus) bool { return s.Phase == v1alpha1.PhaseHealthy && s.StableRevision == "1" })
+	await("v1 stable", func(s v1alpha1.RolloutStatus) bool {
+		return s.Phase == v1alpha1.PhaseHealthy && s.StableRevision == "1"
+	})
 	apply(spec("v2", listen, hooks))
 	await("held by the 403, polled again and again", func(s v1alpha1.RolloutStatus) bool {
 		if s.CanaryWeight != 0 {

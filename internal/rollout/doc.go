@@ -19,6 +19,10 @@
 //     says so. The first weight, from 0, is never held (without traffic there
 //     is nothing to judge), and `promote --full` overrides the hold, as it
 //     skips analyses (its event records the override);
+//   - a webhook gate (Input.Gates, asked for in Decision.Gates) holds what
+//     it guards while closed: pre-rollout the first traffic,
+//     confirm-traffic-increase every weight increase, confirm-promotion the
+//     promotion; a failed pre-rollout and an open rollback gate abort;
 //   - nothing is promoted before every step and analysis passed (unless a
 //     human says `promote --full`);
 //   - a revision becomes stable only once the router sends it everything;
