@@ -79,8 +79,7 @@ func (w *worker) configureEdge(ctx context.Context, ro *v1alpha1.Rollout) error 
 	if old != nil {
 		old.cancel()
 	}
-	w.log.Info("proxy listening", "listen", e.proxy.Addr(), "preview", e.proxy.PreviewAddr())
-	return nil
+	return nil // the proxy logs its addresses
 }
 
 // currentTraffic is the traffic a rollout's router enforces now: what the
