@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -115,9 +116,13 @@ func firstAnswers(t *testing.T, addr string, n int) <-chan []error {
 		var errs []error
 		for ctx.Err() == nil && len(errs) <= n {
 			_, err := send(ctx, http.MethodGet, "http://"+addr+"/")
-			var op *net.OpError
-			if len(errs) == 0 && errors.As(err, &op) && op.Op == "dial" {
-				continue // not listening yet
+			// Until the first HTTP answer, a transport error means the proxy
+			// is not listening yet: refused, or (with many test binaries
+			// at once) the port briefly held by another program, which
+			// resets the connection.
+			var ue *url.Error
+			if len(errs) == 0 && errors.As(err, &ue) {
+				continue
 			}
 			errs = append(errs, err)
 		}
