@@ -411,3 +411,15 @@ type AnalysisRunArgument struct {
 	// ValueFrom takes the value from the release instead of the spec.
 	ValueFrom *ArgumentValueFrom `json:"valueFrom,omitempty"`
 }
+
+// TrafficRouting is the routing of whichever strategy is set (nil if none),
+// for the code that routes either strategy the same way.
+func (s RolloutStrategy) TrafficRouting() *TrafficRouting {
+	switch {
+	case s.Canary != nil:
+		return s.Canary.TrafficRouting
+	case s.BlueGreen != nil:
+		return s.BlueGreen.TrafficRouting
+	}
+	return nil
+}

@@ -95,12 +95,7 @@ func Revision(t *corev1.PodTemplateSpec) string {
 // routerID is the registry id of the router the spec names: the name of
 // the one field set in trafficRouting.
 func routerID(ro *v1alpha1.Rollout) (string, error) {
-	var tr *v1alpha1.TrafficRouting
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		tr = c.TrafficRouting
-	} else if b := ro.Spec.Strategy.BlueGreen; b != nil {
-		tr = b.TrafficRouting
-	}
+	tr := ro.Spec.Strategy.TrafficRouting()
 	var fields map[string]json.RawMessage
 	b, _ := json.Marshal(tr)
 	_ = json.Unmarshal(b, &fields)

@@ -29,12 +29,9 @@ type edge struct {
 // proxyConfig is the proxy's configuration for a rollout.
 func (w *worker) proxyConfig(ro *v1alpha1.Rollout) (proxy.Config, error) {
 	cfg := proxy.Config{Rollout: ro.Name, Metrics: w.d.cfg.Metrics, Logger: w.d.log}
-	var tr *v1alpha1.TrafficRouting
-	switch s := ro.Spec.Strategy; {
-	case s.Canary != nil:
-		tr, cfg.Stickiness = s.Canary.TrafficRouting, s.Canary.Stickiness
-	case s.BlueGreen != nil:
-		tr = s.BlueGreen.TrafficRouting
+	tr := ro.Spec.Strategy.TrafficRouting()
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		cfg.Stickiness = c.Stickiness
 	}
 	if tr == nil || tr.Proxy == nil {
 		return cfg, fmt.Errorf("rollout %s: local mode needs trafficRouting.proxy", ro.Name)

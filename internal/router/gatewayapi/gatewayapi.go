@@ -45,23 +45,13 @@ func New(cfg router.Config) (router.Router, error) {
 	if cfg.Kube == nil {
 		return nil, fmt.Errorf("the gatewayAPI router needs a Kubernetes client (Kubernetes mode)")
 	}
-	tr := canaryRouting(cfg.Rollout)
+	tr := cfg.Rollout.Spec.Strategy.TrafficRouting()
 	if tr == nil || tr.GatewayAPI == nil {
 		return nil, fmt.Errorf("rollout %s has no trafficRouting.gatewayAPI", cfg.Rollout.Name)
 	}
 	ro := cfg.Rollout
 	return &Router{c: cfg.Kube, ro: ro, route: types.NamespacedName{Namespace: ro.Namespace, Name: tr.GatewayAPI.HTTPRoute},
 		stable: service.StableName(ro), canary: service.CanaryName(ro)}, nil
-}
-
-func canaryRouting(ro *v1alpha1.Rollout) *v1alpha1.TrafficRouting {
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		return c.TrafficRouting
-	}
-	if b := ro.Spec.Strategy.BlueGreen; b != nil {
-		return b.TrafficRouting
-	}
-	return nil
 }
 
 // SetTraffic applies t (see service.Route for the order).

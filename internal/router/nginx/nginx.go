@@ -47,12 +47,7 @@ func New(cfg router.Config) (router.Router, error) {
 	if cfg.Kube == nil {
 		return nil, fmt.Errorf("the nginx router needs a Kubernetes client (Kubernetes mode)")
 	}
-	var tr *v1alpha1.TrafficRouting
-	if c := cfg.Rollout.Spec.Strategy.Canary; c != nil {
-		tr = c.TrafficRouting
-	} else if b := cfg.Rollout.Spec.Strategy.BlueGreen; b != nil {
-		tr = b.TrafficRouting
-	}
+	tr := cfg.Rollout.Spec.Strategy.TrafficRouting()
 	if tr == nil || tr.NGINX == nil {
 		return nil, fmt.Errorf("rollout %s has no trafficRouting.nginx", cfg.Rollout.Name)
 	}

@@ -94,12 +94,9 @@ func init() {
 			return nil, errors.New("proxy: router.Config.Rollout is nil")
 		}
 		pc := Config{Rollout: ro.Name, Metrics: cfg.Metrics}
-		var tr *v1alpha1.TrafficRouting
-		switch s := ro.Spec.Strategy; {
-		case s.Canary != nil:
-			tr, pc.Stickiness = s.Canary.TrafficRouting, s.Canary.Stickiness
-		case s.BlueGreen != nil:
-			tr = s.BlueGreen.TrafficRouting
+		tr := ro.Spec.Strategy.TrafficRouting()
+		if c := ro.Spec.Strategy.Canary; c != nil {
+			pc.Stickiness = c.Stickiness
 		}
 		if tr == nil || tr.Proxy == nil {
 			return nil, fmt.Errorf("rollout %s: spec.strategy.*.trafficRouting.proxy is not set", ro.Name)
