@@ -16,6 +16,10 @@ type endpoint struct {
 	draining atomic.Bool
 	idleOnce sync.Once
 	idle     chan struct{} // closed once draining with nothing in flight
+
+	// The fast path's idle connections to the replica (upstream.go).
+	connMu sync.Mutex
+	conns  []*upConn
 }
 
 func newEndpoint(addr string) *endpoint {
@@ -44,6 +48,7 @@ func (e *endpoint) release() {
 // in flight.
 func (e *endpoint) drain() <-chan struct{} {
 	e.draining.Store(true)
+	e.closeIdle()
 	if e.inflight.Load() == 0 {
 		e.idleOnce.Do(func() { close(e.idle) })
 	}

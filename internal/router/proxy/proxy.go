@@ -60,6 +60,7 @@ type Proxy struct {
 	mirrored       atomic.Uint64
 	mirrorsDropped atomic.Uint64
 	noRevision     counters // user errors when no revision could serve
+	fastServed     atomic.Uint64 // requests the fast path served (fast.go), for tests
 	mirrorSlots    chan struct{}
 	mirrors        sync.WaitGroup
 
@@ -125,6 +126,16 @@ type failoverPolicy struct {
 
 func (f *failoverPolicy) retriesStatus(method string) bool {
 	return slices.Contains(f.methods, method)
+}
+
+// retriesMethod is retriesStatus for the fast path's method bytes.
+func (f *failoverPolicy) retriesMethod(method []byte) bool {
+	for _, m := range f.methods {
+		if string(method) == m {
+			return true
+		}
+	}
+	return false
 }
 
 func newSettings(cfg Config) (*settings, error) {
@@ -288,9 +299,14 @@ func (p *Proxy) Start(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	errc := make(chan error, len(servers))
-	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
+	// The main address: the fast path accepts, and hands net/http
+	// (servers[0]) the connections it does not serve itself.
+	fast := newFastServer(p, ln.Addr())
+	errc := make(chan error, len(servers)+1)
+	go func() { errc <- fast.serve(ln) }()
+	go func() { errc <- servers[0].Serve(fast.handoff) }()
+	for i, srv := range servers[1:] {
+		go func() { errc <- srv.Serve(listeners[i+1]) }()
 	}
 	close(p.ready)
 	p.log.Info("proxy listening", "addr", p.Addr(), "preview", p.PreviewAddr())
@@ -301,7 +317,8 @@ func (p *Proxy) Start(ctx context.Context) error {
 	case serveErr = <-errc:
 		serveErr = fmt.Errorf("proxy %s: serve: %w", p.rollout, serveErr)
 	}
-	p.shutdown(servers)
+	ln.Close()
+	p.shutdown(fast, servers)
 	return serveErr
 }
 
@@ -321,10 +338,15 @@ func (p *Proxy) server(h http.Handler) *http.Server {
 	return srv
 }
 
-func (p *Proxy) shutdown(servers []*http.Server) {
+func (p *Proxy) shutdown(fast *fastServer, servers []*http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := fast.shutdown(ctx); err != nil {
+			p.log.Warn("proxy: requests still in flight after the shutdown timeout; closed", "err", err)
+		}
+	})
 	for _, srv := range servers {
 		wg.Go(func() {
 			if err := srv.Shutdown(ctx); err != nil {
@@ -337,6 +359,7 @@ func (p *Proxy) shutdown(servers []*http.Server) {
 	p.stop() // upgraded connections (not tracked by Shutdown) and mirrors end here
 	p.mirrors.Wait()
 	p.transport.CloseIdleConnections()
+	p.closeAllIdle()
 	p.log.Info("proxy stopped")
 }
 

@@ -72,15 +72,19 @@ func (p *Proxy) UserErrors() map[string]uint64 {
 // the registry on its read-locked path for every request.
 type routeNames struct {
 	mu sync.Mutex
-	m  atomic.Pointer[map[routeKey]string]
+	m  atomic.Pointer[map[string]string]
 }
 
-type routeKey struct{ method, path string }
-
 func (n *routeNames) name(method, path string) string {
-	k := routeKey{method, path}
+	var buf [128]byte
+	return n.lookup(append(append(append(buf[:0], method...), ' '), path...))
+}
+
+// lookup interns the route key ("METHOD /path"); it allocates only the
+// first time it sees a route.
+func (n *routeNames) lookup(key []byte) string {
 	if m := n.m.Load(); m != nil {
-		if s, ok := (*m)[k]; ok {
+		if s, ok := (*m)[string(key)]; ok {
 			return s
 		}
 		if len(*m) >= metrics.MaxRoutes {
@@ -91,7 +95,7 @@ func (n *routeNames) name(method, path string) string {
 	defer n.mu.Unlock()
 	old := n.m.Load()
 	if old != nil {
-		if s, ok := (*old)[k]; ok {
+		if s, ok := (*old)[string(key)]; ok {
 			return s
 		}
 		if len(*old) >= metrics.MaxRoutes {
@@ -99,14 +103,14 @@ func (n *routeNames) name(method, path string) string {
 		}
 	}
 	// Copy on write: the map is small and stops growing at MaxRoutes.
-	m := make(map[routeKey]string, metrics.MaxRoutes)
+	m := make(map[string]string, metrics.MaxRoutes)
 	if old != nil {
 		for k, v := range *old {
 			m[k] = v
 		}
 	}
-	s := method + " " + path
-	m[k] = s
+	s := string(key)
+	m[s] = s
 	n.m.Store(&m)
 	return s
 }

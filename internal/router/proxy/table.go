@@ -19,6 +19,9 @@ type table struct {
 	// too when it is the stable revision.
 	stable, canary, preview *version
 	sel                     selector // main address: true sends to the canary
+	// plain is true when sel reads nothing of the request (a weight alone),
+	// so the fast path need not build one.
+	plain bool
 	mirrors                 []*mirrorRoute
 }
 
@@ -72,6 +75,10 @@ func (p *Proxy) rebuild() {
 		if len(p.headerRoutes) > 0 {
 			t.sel = headerRouted{routes: p.headerRoutes, next: t.sel}
 		}
+	}
+	switch t.sel.(type) {
+	case fixed, weighted:
+		t.plain = true
 	}
 	p.table.Store(t)
 }
