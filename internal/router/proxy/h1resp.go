@@ -19,10 +19,10 @@ const maxRespHead = 1 << 20
 
 // respHead is one parsed response head; reused across responses.
 type respHead struct {
-	buf    []byte // the head as forwarded: status rest, then kept lines
-	status int
-	reason int    // offset in buf where the lines after the status line start
-	length int64  // Content-Length; -1 when absent
+	buf     []byte // the head as forwarded: status rest, then kept lines
+	status  int
+	reason  int   // offset in buf where the lines after the status line start
+	length  int64 // Content-Length; -1 when absent
 	chunked bool
 	close   bool // the replica closes the connection after this response
 }

@@ -59,7 +59,7 @@ type Proxy struct {
 	failovers      atomic.Uint64
 	mirrored       atomic.Uint64
 	mirrorsDropped atomic.Uint64
-	noRevision     counters // user errors when no revision could serve
+	noRevision     counters      // user errors when no revision could serve
 	fastServed     atomic.Uint64 // requests the fast path served (fast.go), for tests
 	mirrorSlots    chan struct{}
 	mirrors        sync.WaitGroup

@@ -21,8 +21,8 @@ type table struct {
 	sel                     selector // main address: true sends to the canary
 	// plain is true when sel reads nothing of the request (a weight alone),
 	// so the fast path need not build one.
-	plain bool
-	mirrors                 []*mirrorRoute
+	plain   bool
+	mirrors []*mirrorRoute
 }
 
 // version is one revision as the request path sees it.
