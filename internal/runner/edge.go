@@ -238,15 +238,19 @@ func (w *worker) grace() time.Duration {
 	return v1alpha1.DefaultTerminationGrace * time.Second
 }
 
-// shutdown stops the replicas gracefully (each drained by the proxy first),
-// then the proxy and the analysis.
+// shutdown stops the service in the order that answers every request it
+// accepted: the proxy first (it stops accepting, and the requests in flight
+// finish on replicas still running), then the replicas (each drained and
+// sent SIGTERM), then the analysis. Stopping the replicas first would leave
+// the proxy accepting requests it can only answer 503.
 func (w *worker) shutdown(cancelEdge context.CancelFunc) {
+	if e := w.edge.Load(); e != nil {
+		e.cancel()
+		<-e.stopped
+	}
 	w.scale(nil)
 	w.leaving.Wait()
 	cancelEdge()
-	if e := w.edge.Load(); e != nil {
-		<-e.stopped
-	}
 }
 
 func readyAddrs(s process.GroupStatus) []string {

@@ -205,8 +205,10 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// version names the version, and counts the other requests in flight so
+// that a test can see its requests arrive.
 func (s *server) version(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, http.StatusOK, map[string]any{})
+	s.reply(w, http.StatusOK, map[string]any{"inflight": s.inflight.Load() - 1})
 }
 
 func (s *server) slow(w http.ResponseWriter, r *http.Request) {
