@@ -34,7 +34,21 @@
 // apart, in Stats().UserErrors (and UserErrors()), so that it never mixes with
 // the series analysis sums.
 //
-// The request path takes no lock: it reads one immutable routing table
+// Two request paths share the routing above. Plain HTTP/1.1 requests on the
+// main address take the fast path (fast.go, fastserve.go, h1.go, h1resp.go,
+// upstream.go): the head is parsed in place, the request forwarded byte for
+// byte on the client's goroutine over a pooled replica connection, the
+// response's framing passed through; no allocation per request. Anything
+// else — HTTP/1.0, h2c, WebSocket and other upgrades, Expect, chunked
+// request bodies, heads over 8 KiB, unusual syntax, and every request while
+// mirror routes are set — is handed with its connection, before a byte of it
+// is consumed, to net/http and httputil.ReverseProxy (serve.go), which serve
+// that connection from then on, and judge every malformed request. The
+// preview address is served by net/http alone. Why and what it measured:
+// docs/design/2026-12-02-proxy-fast-path.md.
+//
+// The request path takes no lock (but the fast path's short one on a
+// replica's idle-connection list): it reads one immutable routing table
 // through an atomic pointer, and every change (SetTraffic, SetEndpoints,
 // Drain, Configure) builds and publishes a new table.
 package proxy

@@ -160,6 +160,7 @@ type fastConn struct {
 	body  []byte // a buffered request body
 	route []byte
 	resp  respHead
+	ex    exchange
 }
 
 // closeIfIdle closes a connection that waits for its next request; one

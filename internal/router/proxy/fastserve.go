@@ -213,7 +213,8 @@ func (ex *exchange) discard() {
 // closed is retried once on a new one when the request can be sent again,
 // as net/http's Transport does.
 func (fc *fastConn) exchange(rq *fastReq, ep *endpoint) *exchange {
-	ex := &exchange{fc: fc, ep: ep, start: time.Now()}
+	ex := &fc.ex // one attempt at a time: a replayed one's first is done with
+	*ex = exchange{fc: fc, ep: ep, start: time.Now()}
 	uc := ep.idleConn(ex.start)
 	reused := uc != nil
 	if !rq.replayable && reused {
