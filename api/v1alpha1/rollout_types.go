@@ -373,6 +373,16 @@ type BlueGreenStrategy struct {
 	// the switch, so that an undo is instant. Default 30.
 	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+
+	// Webhooks are HTTP gates called during the rollout: pre-rollout before
+	// the preview is announced ready (a failure aborts), confirm-promotion
+	// before the switch, post-rollout after it, and rollback (a 2xx aborts)
+	// until the promotion completes. confirm-traffic-increase has no meaning
+	// here: the switch is one step. See docs/webhooks.md.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // RolloutAnalysis runs analysis templates.
@@ -414,6 +424,17 @@ type AnalysisRunArgument struct {
 
 // TrafficRouting is the routing of whichever strategy is set (nil if none),
 // for the code that routes either strategy the same way.
+// Webhooks are the gates of whichever strategy is set.
+func (s RolloutStrategy) Webhooks() []Webhook {
+	switch {
+	case s.Canary != nil:
+		return s.Canary.Webhooks
+	case s.BlueGreen != nil:
+		return s.BlueGreen.Webhooks
+	}
+	return nil
+}
+
 func (s RolloutStrategy) TrafficRouting() *TrafficRouting {
 	switch {
 	case s.Canary != nil:

@@ -65,6 +65,13 @@ func (v *validator) blueGreen(p path, b *BlueGreenStrategy, replicas *int32, kub
 		v.analysis(p.field("postPromotionAnalysis"), b.PostPromotionAnalysis)
 	}
 	v.atLeast(p.field("scaleDownDelaySeconds"), b.ScaleDownDelaySeconds, 0)
+	v.webhooks(p.field("webhooks"), b.Webhooks)
+	for i, h := range b.Webhooks {
+		if h.Type == WebhookConfirmTrafficIncrease {
+			v.addf(p.field("webhooks").index(i).field("type"),
+				"%s has no meaning for blueGreen (the switch is one step): use %s", h.Type, WebhookConfirmPromotion)
+		}
+	}
 }
 
 // routing checks the router: the embedded proxy in local mode (template),

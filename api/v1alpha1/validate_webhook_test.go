@@ -49,3 +49,26 @@ func TestValidateWebhooks(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateBlueGreenWebhooks: blue-green takes the same gates, but
+// confirm-traffic-increase, which has no meaning for one switch.
+func TestValidateBlueGreenWebhooks(t *testing.T) {
+	r := base(t, "bluegreen.yaml")
+	r.Spec.Strategy.BlueGreen.Webhooks = []Webhook{
+		{Name: "pre", Type: WebhookPreRollout, URL: "http://127.0.0.1/pre"},
+		{Name: "promo", Type: WebhookConfirmPromotion, URL: "http://127.0.0.1/promo"},
+		{Name: "back", Type: WebhookRollback, URL: "http://127.0.0.1/back"},
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("rejected:\n%v", err)
+	}
+	r.Spec.Strategy.BlueGreen.Webhooks = append(r.Spec.Strategy.BlueGreen.Webhooks,
+		Webhook{Name: "step", Type: WebhookConfirmTrafficIncrease, URL: "http://127.0.0.1/step"})
+	const want = "spec.strategy.blueGreen.webhooks[3].type: confirm-traffic-increase has no meaning for blueGreen (the switch is one step): use confirm-promotion"
+	if err := r.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
+	}
+	if got := r.Spec.Strategy.Webhooks(); len(got) != 4 {
+		t.Fatalf("Strategy.Webhooks() = %v, want the blue-green ones", got)
+	}
+}

@@ -24,7 +24,7 @@ var BlueGreenStepNames = [blueGreenSteps]string{"preview", "await promotion", "s
 func (d *decider) blueGreen() {
 	st := &d.st
 	for guard := 0; guard <= int(blueGreenSteps); guard++ {
-		if d.paused() {
+		if d.rollbackRequested() || d.paused() {
 			break
 		}
 		i := st.CurrentStepIndex
@@ -52,6 +52,9 @@ func (d *decider) blueGreenStep(i int32) bool {
 		preview := d.previewReplicas()
 		if ready := d.ready(st.CanaryRevision); ready < preview {
 			d.waitOnEdge("waiting for preview revision %s: %d/%d replicas ready", st.CanaryRevision, ready, preview)
+			return false
+		}
+		if st.PreviewReadyAt == nil && d.preRolloutHolds("the preview of revision "+st.CanaryRevision) {
 			return false
 		}
 		if st.PreviewReadyAt == nil {
@@ -83,6 +86,9 @@ func (d *decider) blueGreenStep(i int32) bool {
 	case bgSwitch:
 		if ready := d.ready(st.CanaryRevision); ready < d.replicas() {
 			d.waitOnEdge("scaling revision %s before the switch: %d/%d replicas ready", st.CanaryRevision, ready, d.replicas())
+			return false
+		}
+		if st.CanaryWeight != 100 && d.gateHolds(v1alpha1.WebhookConfirmPromotion, "the switch to revision "+st.CanaryRevision) {
 			return false
 		}
 		if st.CanaryWeight != 100 {

@@ -24,11 +24,7 @@ type GateObservation struct {
 
 // hasGate tells whether the strategy has a webhook of type t.
 func (d *decider) hasGate(t v1alpha1.WebhookType) bool {
-	c := d.spec.Strategy.Canary
-	if c == nil {
-		return false
-	}
-	for _, h := range c.Webhooks {
+	for _, h := range d.spec.Strategy.Webhooks() {
 		if h.Type == t {
 			return true
 		}
@@ -67,21 +63,29 @@ func (d *decider) gateHolds(t v1alpha1.WebhookType, what string) bool {
 // for pre-rollout (whose failure aborts), every increase for
 // confirm-traffic-increase.
 func (d *decider) gatesBeforeWeight(w int32) bool {
-	st := &d.st
-	if st.CanaryWeight == 0 && d.hasGate(v1alpha1.WebhookPreRollout) {
-		if obs := d.in.Gates[v1alpha1.WebhookPreRollout]; obs.Failed {
-			d.abort("PreRolloutFailed", "pre-rollout webhook failed: %s", obs.Message)
-			return true
-		}
-		if d.gateHolds(v1alpha1.WebhookPreRollout, "the first traffic to the canary") {
-			return true
-		}
+	if d.st.CanaryWeight == 0 && d.preRolloutHolds("the first traffic to the canary") {
+		return true
 	}
 	return d.gateHolds(v1alpha1.WebhookConfirmTrafficIncrease, "weight increase to "+pct(w))
 }
 
-// rollbackRequested polls the rollback gate during a canary: a 2xx answer
-// asks for a rollback, and the rollout is aborted (Flagger's semantics).
+// preRolloutHolds holds what waits for the pre-rollout gate (the canary's
+// first traffic, the blue-green preview's readiness); a failed pre-rollout
+// aborts the rollout.
+func (d *decider) preRolloutHolds(what string) bool {
+	if !d.hasGate(v1alpha1.WebhookPreRollout) {
+		return false
+	}
+	if obs := d.in.Gates[v1alpha1.WebhookPreRollout]; obs.Failed {
+		d.abort("PreRolloutFailed", "pre-rollout webhook failed: %s", obs.Message)
+		return true
+	}
+	return d.gateHolds(v1alpha1.WebhookPreRollout, what)
+}
+
+// rollbackRequested polls the rollback gate during a release (canary, or
+// blue-green until its promotion completes): a 2xx answer asks for a
+// rollback, and the rollout is aborted (Flagger's semantics).
 func (d *decider) rollbackRequested() bool {
 	if !d.hasGate(v1alpha1.WebhookRollback) {
 		return false

@@ -124,3 +124,67 @@ func TestGates(t *testing.T) {
 		},
 	})
 }
+
+// bgHooks gives the blue-green strategy one webhook of each type.
+func bgHooks(types ...v1alpha1.WebhookType) rolloutOption {
+	return func(r *v1alpha1.Rollout) {
+		b := r.Spec.Strategy.BlueGreen
+		for _, t := range types {
+			b.Webhooks = append(b.Webhooks, v1alpha1.Webhook{Name: string(t), Type: t, URL: "http://127.0.0.1:9/" + string(t)})
+		}
+	}
+}
+
+// TestBlueGreenGates: pre-rollout holds the preview's readiness (a failure
+// aborts), confirm-promotion holds the switch, rollback aborts until the
+// promotion completes, post-rollout is asked for when promoting.
+func TestBlueGreenGates(t *testing.T) {
+	const (
+		pre   = v1alpha1.WebhookPreRollout
+		promo = v1alpha1.WebhookConfirmPromotion
+		post  = v1alpha1.WebhookPostRollout
+		back  = v1alpha1.WebhookRollback
+	)
+	bg := func(opts ...rolloutOption) *v1alpha1.Rollout {
+		return newRollout(append([]rolloutOption{replicas(3), blueGreen(previewReplicas(1))}, opts...)...)
+	}
+	readyAt := withStatus(func(s *v1alpha1.RolloutStatus) { s.PreviewReadyAt = mt(0) })
+	runCases(t, map[string]case_{
+		"pre-rollout holds the preview's readiness": {
+			rollout: bg(bgHooks(pre), releasing("2", bgPreview, 0)),
+			input:   []inputOption{ready("2", 1)},
+			want:    []check{atStep(bgPreview), weight(0), polls(pre), events(), isAborted(false), message("the preview of revision 2 held by webhook gate pre-rollout")},
+		},
+		"a failed pre-rollout aborts the blue-green": {
+			rollout: bg(bgHooks(pre), releasing("2", bgPreview, 0)),
+			input:   []inputOption{ready("2", 1), gate(pre, false, true, "pre-rollout answered 500 after 3 attempts")},
+			want:    []check{isAborted(true), weight(0), events("PreRolloutFailed"), message("pre-rollout answered 500 after 3 attempts")},
+		},
+		"an open pre-rollout lets the preview be announced": {
+			rollout: bg(bgHooks(pre), releasing("2", bgPreview, 0), alsoBlueGreen(manualPromotion)),
+			input:   []inputOption{ready("2", 1), gate(pre, true, false, "")},
+			want:    []check{atStep(bgAwait), events("PreviewReady", "StepCompleted"), polls()},
+		},
+		"confirm-promotion holds the switch": {
+			rollout: bg(bgHooks(promo), releasing("2", bgSwitch, 0), readyAt),
+			input:   []inputOption{ready("2", 3), gate(promo, false, false, "confirm-promotion answered 403")},
+			want: []check{atStep(bgSwitch), weight(0), polls(promo), events(),
+				message("the switch to revision 2 held by webhook gate confirm-promotion: confirm-promotion answered 403")},
+		},
+		"an open confirm-promotion lets it switch": {
+			rollout: bg(bgHooks(promo), releasing("2", bgSwitch, 0), readyAt),
+			input:   []inputOption{ready("2", 3), gate(promo, true, false, "")},
+			want:    []check{weight(100), events("Switched"), polls()},
+		},
+		"a 2xx from rollback aborts the blue-green before the promotion": {
+			rollout: bg(bgHooks(back), releasing("2", bgAwait, 0), readyAt, alsoBlueGreen(manualPromotion)),
+			input:   []inputOption{ready("2", 1), gate(back, true, false, "rollback answered 200")},
+			want:    []check{isAborted(true), weight(0), events("RollbackRequested"), message("rollback requested by webhook: rollback answered 200")},
+		},
+		"post-rollout is asked for when the blue-green promotes": {
+			rollout: bg(bgHooks(post), releasing("2", bgPost, 100), readyAt),
+			input:   []inputOption{ready("2", 3), applied("2", 100)},
+			want:    []check{events("StepCompleted", "Promoted"), polls(post)},
+		},
+	})
+}

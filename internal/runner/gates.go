@@ -17,12 +17,8 @@ func (w *worker) startGates(ctx context.Context) {
 // wantGates hands the poller the gates the decision waits on, with the
 // payload of the decided state.
 func (w *worker) wantGates(ro *v1alpha1.Rollout, dec rollout.Decision) {
-	var hooks []v1alpha1.Webhook
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		hooks = c.Webhooks
-	}
 	st := dec.Status
-	w.gates.Want(dec.Gates, hooks, gate.Payload{
+	w.gates.Want(dec.Gates, ro.Spec.Strategy.Webhooks(), gate.Payload{
 		Name: ro.Name, Namespace: ro.Namespace, Phase: string(st.Phase),
 		Revision: gate.Revisions{Stable: st.StableRevision, Canary: st.CanaryRevision},
 		Weight:   st.CanaryWeight,
