@@ -20,15 +20,27 @@ func init() { register(newDashboardCmd) }
 
 func newDashboardCmd(o *Options) *cobra.Command {
 	var urlOnly, open bool
+	var cf clusterFlags
 	cmd := &cobra.Command{
 		Use:   "dashboard",
 		Short: "Show the web dashboard's address, with a one-time login link",
 		Long: "The daemon serves a web dashboard on its API address, behind the API's token.\n" +
 			"This prints its address and a login link for a browser on this machine: the link\n" +
 			"works once, within two minutes, and leaves the browser logged in. --url prints\n" +
-			"only the link; --open opens it in the browser ($BROWSER, else xdg-open).",
+			"only the link; --open opens it in the browser ($BROWSER, else xdg-open).\n\n" +
+			"With --kubeconfig it serves the dashboard itself, in the foreground, over the Rollouts\n" +
+			"of a cluster's namespace (-n, default the context's): status, steps, traffic and\n" +
+			"AnalysisRuns from the objects, live through watches; the buttons annotate the Rollout\n" +
+			"with fledge.dev/command for the controller. It logs in with the same token (the state\n" +
+			"directory's) and prints a one-time link; there are no per-version charts.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cf.kubeconfig != "" {
+				return o.serveCluster(cmd.Context(), cf, urlOnly, open)
+			}
+			if cmd.Flags().Changed("namespace") || cmd.Flags().Changed("context") || cmd.Flags().Changed("listen") {
+				return fmt.Errorf("--namespace, --context and --listen need --kubeconfig (cluster mode); the local dashboard is served by the daemon")
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -51,6 +63,10 @@ func newDashboardCmd(o *Options) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&urlOnly, "url", false, "print only the one-time login URL")
 	cmd.Flags().BoolVar(&open, "open", false, "open the login URL in the browser")
+	cmd.Flags().StringVar(&cf.kubeconfig, "kubeconfig", "", "cluster mode: serve the dashboard over this cluster's Rollouts")
+	cmd.Flags().StringVarP(&cf.namespace, "namespace", "n", "", "cluster mode: the namespace (default: the context's, else default)")
+	cmd.Flags().StringVar(&cf.context, "context", "", "cluster mode: the kubeconfig context (default: its current one)")
+	cmd.Flags().StringVar(&cf.listen, "listen", "127.0.0.1:0", "cluster mode: the dashboard's address (default: a free loopback port)")
 	return cmd
 }
 

@@ -22,6 +22,8 @@ type RunView struct {
 	Blocking  bool         `json:"blocking"`
 	StartedAt *time.Time   `json:"startedAt,omitempty"`
 	Metrics   []MetricView `json:"metrics"`
+	// Judges are the run's statistical judges and their evidence.
+	Judges []JudgeView `json:"judges"`
 }
 
 // MetricView is one metric of a run: its conditions and measurements.
@@ -73,6 +75,7 @@ func runViews(runs []*v1alpha1.AnalysisRun) []RunView {
 		for _, m := range r.Spec.Metrics {
 			v.Metrics = append(v.Metrics, metricView(m, results[m.Name]))
 		}
+		v.Judges = judgeViews(r, results)
 		out = append(out, v)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -59,6 +59,12 @@ func (d *Dashboard) command(w http.ResponseWriter, r *http.Request, _ *session) 
 		writeError(w, http.StatusNotFound, "unknown command "+verb+": one of promote, promote-full, pause, resume, abort, retry, undo")
 		return
 	}
+	if l, ok := d.cfg.Control.(Limited); ok {
+		if why, no := l.Unsupported()[verb]; no {
+			writeError(w, http.StatusNotImplemented, why)
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
 	defer cancel()
 	start := time.Now()
@@ -104,7 +110,19 @@ func (d *Dashboard) detail(ctx context.Context, name string) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	return detail(ro, events, runs, d.actors.who(name), d.sampler.Observed(name, splitWindow), splitWindow), nil
+	var observed map[string]uint64
+	if d.cfg.Metrics != nil {
+		observed = d.sampler.Observed(name, splitWindow)
+	}
+	det := detail(ro, events, runs, d.actors.who(name), observed, splitWindow)
+	det.Mode = d.cfg.Mode
+	if d.cfg.Metrics == nil {
+		det.NoMetrics = d.cfg.NoMetrics
+	}
+	if l, ok := d.cfg.Control.(Limited); ok {
+		det.Disabled = l.Unsupported()
+	}
+	return det, nil
 }
 
 func (d *Dashboard) isNotFound(err error) bool {

@@ -25,14 +25,33 @@ type Control interface {
 	Events(ctx context.Context, name string) ([]store.Event, error)
 }
 
+// Watcher is a Control with a change feed (the cluster's watches): live
+// pages update as soon as Changed is closed, not at the next poll.
+type Watcher interface {
+	// Changed is closed (and replaced) after the next change.
+	Changed() <-chan struct{}
+}
+
+// Limited is a Control that cannot do every command of the buttons.
+type Limited interface {
+	// Unsupported maps each command it cannot do (e.g. "undo") to why;
+	// the page disables its button with the reason as the tooltip.
+	Unsupported() map[string]string
+}
+
 // Config configures a Dashboard.
 type Config struct {
 	// Token is the API's token: logging in is proving one knows it. An
 	// empty token lets nobody in.
 	Token   string
 	Control Control
-	// Metrics are the proxies' counters, sampled for the charts; nil: no charts.
+	// Metrics are the proxies' counters, sampled for the charts; nil: no
+	// charts, and the page says NoMetrics instead.
 	Metrics *metrics.Registry
+	// Mode names the source on the page: "local" (the default) or "cluster".
+	Mode string
+	// NoMetrics is why there are no charts when Metrics is nil.
+	NoMetrics string
 	// NotFound tells whether an error of Control means the rollout does not
 	// exist; store.ErrNotFound is always recognised.
 	NotFound func(error) bool
@@ -74,6 +93,12 @@ func New(cfg Config) *Dashboard {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 15 * time.Minute
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = "local"
+	}
+	if cfg.Metrics == nil && cfg.NoMetrics == "" {
+		cfg.NoMetrics = "this dashboard was started without the proxies' request counters."
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 300 * time.Millisecond

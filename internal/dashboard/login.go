@@ -72,10 +72,17 @@ func (d *Dashboard) mintLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing or wrong token: send `Authorization: Bearer <token>` with the token from the daemon's state dir")
 		return
 	}
-	tok, exp := d.auth.newLink()
-	u := url.URL{Scheme: "http", Host: r.Host, Path: "/dashboard/login", RawQuery: url.Values{"token": {tok}}.Encode()}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, LoginLink{URL: u.String(), Expires: exp})
+	writeJSON(w, http.StatusOK, d.NewLoginLink(r.Host))
+}
+
+// NewLoginLink issues a one-time login link to the dashboard served at
+// host: for a process that serves the dashboard itself (`fledge dashboard
+// --kubeconfig`) and so holds the token already.
+func (d *Dashboard) NewLoginLink(host string) LoginLink {
+	tok, exp := d.auth.newLink()
+	u := url.URL{Scheme: "http", Host: host, Path: "/dashboard/login", RawQuery: url.Values{"token": {tok}}.Encode()}
+	return LoginLink{URL: u.String(), Expires: exp}
 }
 
 // writeLogin answers with the login form (and why, if msg is set).

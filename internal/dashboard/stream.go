@@ -99,8 +99,9 @@ func (d *Dashboard) streamRollout(w http.ResponseWriter, r *http.Request, sess *
 	})
 }
 
-// stream runs update each poll interval and after each sample, until the
-// browser goes, the session ends ("logout" is sent) or the daemon stops.
+// stream runs update each poll interval, after each sample and after each
+// change a Watcher reports, until the browser goes, the session ends
+// ("logout" is sent) or the daemon stops.
 func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, sess *session, update func(*sse) error) {
 	s, err := startSSE(w)
 	if err != nil {
@@ -111,7 +112,11 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, sess *session
 	defer poll.Stop()
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
+	var changes <-chan struct{} // nil (never ready) without a change feed
 	for {
+		if feed, ok := d.cfg.Control.(Watcher); ok {
+			changes = feed.Changed()
+		}
 		if !d.auth.alive(sess) {
 			s.send("logout", []byte("{}"))
 			return
@@ -124,6 +129,7 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request, sess *session
 			return
 		case <-poll.C:
 		case <-d.sampler.Changed():
+		case <-changes:
 		case <-beat.C:
 			if s.comment() != nil {
 				return

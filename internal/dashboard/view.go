@@ -41,6 +41,12 @@ type Detail struct {
 	Analysis     []RunView      `json:"analysis"`
 	Split        Split          `json:"split"`
 	Revisions    []RevisionRole `json:"revisions"`
+	// Mode is where the rollout lives: local (the daemon) or cluster.
+	Mode string `json:"mode"`
+	// NoMetrics says why there are no per-version charts ("": there are).
+	NoMetrics string `json:"noMetrics,omitempty"`
+	// Disabled names the buttons the source cannot do, with why.
+	Disabled map[string]string `json:"disabled,omitempty"`
 }
 
 // ReplicaCounts are the status's replica counters.
@@ -80,6 +86,8 @@ type Split struct {
 	WindowSeconds  int     `json:"windowSeconds"`
 	ObservedTotal  uint64  `json:"observedTotal"`
 	ObservedSource string  `json:"observedSource"`
+	// NoSource says nothing counts the users' requests (cluster mode).
+	NoSource bool `json:"noSource,omitempty"`
 }
 
 // Share is one revision's part of the traffic, in percent.
@@ -119,9 +127,9 @@ func summarize(ro *v1alpha1.Rollout) Summary {
 	return s
 }
 
-// detail builds the rollout page from what the daemon holds. who names the
+// detail builds the rollout page from what the source holds. who names the
 // actor of an event; observed is the requests per revision of the last
-// window seconds.
+// window seconds, nil when nothing counts them.
 func detail(ro *v1alpha1.Rollout, events []store.Event, runs []*v1alpha1.AnalysisRun, who func(store.Event) string, observed map[string]uint64, window time.Duration) Detail {
 	st := ro.Status
 	d := Detail{
@@ -145,6 +153,9 @@ func detail(ro *v1alpha1.Rollout, events []store.Event, runs []*v1alpha1.Analysi
 	}
 	d.Analysis = runViews(runs)
 	d.Split = split(st, observed, window)
+	if observed == nil {
+		d.Split.NoSource, d.Split.ObservedSource = true, "no metrics source: nothing counts the users' requests per version here"
+	}
 	d.Revisions = roles(st, observed)
 	return d
 }

@@ -4,6 +4,7 @@ import {
   esc, age, clock, rev, phaseBadge, stepText, live, post, toast, confirmDialog, markerColors, roleColors,
 } from './util.js';
 import { Charts } from './charts.js';
+import { drawEvidence } from './evidence.js';
 
 // actions are the buttons: what each asks before acting, and when it
 // makes no sense (the daemon refuses it anyway, with a reason).
@@ -53,6 +54,7 @@ export function rolloutPage(main, name) {
       <p class="legend" id="marker-legend">${Object.entries(markerColors).filter(([k]) => k !== 'step')
         .map(([k, c]) => `<span><i style="border-color:${c}"></i>${k}</span>`).join('')}</p>
       <div id="charts" class="charts"><p class="none">Waiting for traffic…</p></div></section>
+    <section id="evidence-section" hidden><h2>Judge evidence</h2><div id="evidence"></div></section>
     <section><h2>Analysis</h2><div id="analysis"></div></section>
     <section><h2>Events</h2><table id="markers" class="list"><thead><tr>
       <th>Time</th><th>Kind</th><th>Reason</th><th>Message</th><th>Who</th></tr></thead><tbody></tbody></table></section>`;
@@ -74,7 +76,12 @@ export function rolloutPage(main, name) {
   });
 
   live(`/dashboard/api/rollouts/${encodeURIComponent(name)}/stream`, {
-    detail: (d) => { current = d; draw(d); charts.update(d.revisions, d.markers); },
+    detail: (d) => {
+      current = d;
+      draw(d);
+      if (d.noMetrics) noMetrics(d.noMetrics);
+      else charts.update(d.revisions, d.markers);
+    },
     samples: (s) => charts.add(s.series),
     failure: (f) => toast(f.error, true),
   });
@@ -94,11 +101,16 @@ function draw(d) {
   document.getElementById('canary').innerHTML = rev(d.canaryRevision);
   document.getElementById('replicas').textContent = d.replicas.ready + '/' + d.replicas.total;
   document.getElementById('age').textContent = age(d.created);
+  main.dataset.mode = d.mode;
   for (const b of document.querySelectorAll('#actions button')) {
-    b.disabled = actions.find((a) => a.cmd === b.dataset.cmd).off(d);
+    // A button the source cannot do is disabled with the reason as its tooltip.
+    const why = (d.disabled || {})[b.dataset.cmd];
+    b.disabled = !!why || actions.find((a) => a.cmd === b.dataset.cmd).off(d);
+    b.title = why || '';
   }
   drawSteps(d);
   changed('split', d.split, drawSplit);
+  changed('evidence', d.analysis, drawEvidence);
   changed('analysis', d.analysis, drawAnalysis);
   changed('markers', d.markers, drawMarkers);
 }
@@ -138,10 +150,21 @@ function bar(shares) {
 }
 
 function drawSplit(s) {
+  const observed = s.noSource
+    ? `<p class="sub">${esc(s.observedSource)}</p><div class="bar empty">no metrics source</div>`
+    : `<p class="sub">${esc(s.observedSource)}, last ${s.windowSeconds}s (${s.observedTotal} requests)</p>
+      ${bar(s.observedTotal ? s.observed : [])}`;
   document.getElementById('split').innerHTML = `
-    <div id="split-applied"><h3>Applied</h3><p class="sub">what the proxy was told</p>${bar(s.applied)}</div>
-    <div id="split-observed"><h3>Observed</h3><p class="sub">${esc(s.observedSource)}, last ${s.windowSeconds}s
-      (${s.observedTotal} requests)</p>${bar(s.observedTotal ? s.observed : [])}</div>`;
+    <div id="split-applied"><h3>Applied</h3><p class="sub">what the router was told</p>${bar(s.applied)}</div>
+    <div id="split-observed"><h3>Observed</h3>${observed}</div>`;
+}
+
+// noMetrics says why there are no charts, instead of empty ones.
+function noMetrics(why) {
+  const el = document.getElementById('charts');
+  if (el.querySelector('#no-metrics')) return;
+  el.innerHTML = `<p class="none" id="no-metrics"><b>No metrics source.</b> ${esc(why)}</p>`;
+  document.getElementById('marker-legend').style.display = 'none'; // no lines to explain
 }
 
 function drawAnalysis(runs) {
