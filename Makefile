@@ -18,6 +18,7 @@ build: ## build the fledge binary into ./bin
 # tests so that its build is not counted in their timeout, and stopped after.
 test: fmt-check vet ## the whole test suite (README's second command; CI runs it)
 	hack/cluster/up.sh
+	hack/tools/helm.sh version --short # built once (cached), outside the tests' timeout
 	FLEDGE_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(GO) test -count=1 -timeout 30m $(PKGS); \
 		rc=$$?; hack/cluster/down.sh >/dev/null; exit $$rc
 
@@ -50,8 +51,10 @@ CONTROLLER_GEN ?= $(GO) tool -modfile=hack/tools/go.mod controller-gen
 
 .PHONY: manifests generate cluster-up cluster-down
 
-manifests: ## regenerate the CRDs (config/crd/bases) from api/v1alpha1's markers
+manifests: ## regenerate the CRDs (config/crd/bases, and their copies in charts/fledge/crds) from api/v1alpha1's markers
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd/bases
+	rm -f charts/fledge/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/fledge/crds/
 
 generate: ## regenerate api/v1alpha1/zz_generated.deepcopy.go
 	$(CONTROLLER_GEN) object paths=./api/...

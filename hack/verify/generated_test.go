@@ -31,22 +31,34 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 	}
 
 	const fix = "run `make manifests generate` and commit the result"
-	want := filesIn(t, crdDir)
-	have := filesIn(t, filepath.Join(root, "config/crd/bases"))
-	for _, name := range want {
-		if !slices.Contains(have, name) {
-			t.Errorf("config/crd/bases/%s is missing: %s", name, fix)
-			continue
-		}
-		same(t, filepath.Join(crdDir, name), filepath.Join(root, "config/crd/bases", name), fix)
-	}
-	for _, name := range have {
-		if !slices.Contains(want, name) {
-			t.Errorf("config/crd/bases/%s matches no type any more: delete it", name)
-		}
+	// The Helm chart ships copies of the CRDs (Helm installs crds/ itself);
+	// `make manifests` writes both.
+	for _, dir := range []string{"config/crd/bases", "charts/fledge/crds"} {
+		sameDir(t, crdDir, dir, fix)
 	}
 	same(t, filepath.Join(objDir, "zz_generated.deepcopy.go"),
 		filepath.Join(root, "api/v1alpha1/zz_generated.deepcopy.go"), fix)
+}
+
+// sameDir compares the YAML files of the committed directory dir (relative
+// to the root) with the freshly generated ones: the same names, the same
+// bytes.
+func sameDir(t *testing.T, fresh, dir, fix string) {
+	t.Helper()
+	want := filesIn(t, fresh)
+	have := filesIn(t, filepath.Join(root, dir))
+	for _, name := range want {
+		if !slices.Contains(have, name) {
+			t.Errorf("%s/%s is missing: %s", dir, name, fix)
+			continue
+		}
+		same(t, filepath.Join(fresh, name), filepath.Join(root, dir, name), fix)
+	}
+	for _, name := range have {
+		if !slices.Contains(want, name) {
+			t.Errorf("%s/%s matches no type any more: delete it (or %s)", dir, name, fix)
+		}
+	}
 }
 
 // same reports the first differing line of two files, so that the failure
