@@ -22,6 +22,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one kills at once, as users expect.
 	context.AfterFunc(ctx, stop)
-	root := cli.NewRoot(cli.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	streams := cli.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	root := cli.NewRoot(streams)
+	if cli.IsKubectlPlugin(os.Args[0]) {
+		// Named kubectl-fledge, the binary is kubectl's plugin: `kubectl fledge VERB`.
+		root = cli.NewKubectlPlugin(streams)
+	}
 	os.Exit(cli.Execute(ctx, root))
 }

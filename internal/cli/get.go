@@ -44,17 +44,22 @@ func newGetCmd(o *Options) *cobra.Command {
 	return get
 }
 
-// getRollouts prints the table once, or, watching, prints the rows that
-// changed every poll until interrupted.
 func (o *Options) getRollouts(ctx context.Context, output string, watch bool) error {
 	c, err := o.client()
 	if err != nil {
 		return err
 	}
+	return o.listRollouts(ctx, output, watch, c.List, "No rollouts: `fledge apply -f FILE` creates one.")
+}
+
+// listRollouts prints the table once, or, watching, prints the rows that
+// changed every poll until interrupted; with no rollout it prints hint.
+// The local daemon and the cluster (kube.go) each give their list.
+func (o *Options) listRollouts(ctx context.Context, output string, watch bool, list func(context.Context) ([]*v1alpha1.Rollout, error), hint string) error {
 	seen := map[string]string{}
 	header := true
 	for {
-		rs, err := c.List(ctx)
+		rs, err := list(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -83,7 +88,7 @@ func (o *Options) getRollouts(ctx context.Context, output string, watch bool) er
 				}
 			}
 			if !watch && len(rs) == 0 {
-				fmt.Fprintln(o.ErrOut, "No rollouts: `fledge apply -f FILE` creates one.")
+				fmt.Fprintln(o.ErrOut, hint)
 				return nil
 			}
 			if len(changed) > 0 || header {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/runner/store"
 	"golang.org/x/term"
 )
 
@@ -74,7 +75,8 @@ func progress(done, n int) string {
 	return "[" + strings.Repeat("■", done) + strings.Repeat("□", n-done) + fmt.Sprintf("] %d/%d", done, n)
 }
 
-// renderStatus writes the human view of a summary.
+// renderStatus writes the human view of a summary but its events, which
+// renderView writes after the conditions.
 func renderStatus(w io.Writer, s summary, p painter, now time.Time) {
 	row := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "%-12s %s\n", label+":", fmt.Sprintf(format, args...))
@@ -125,17 +127,30 @@ func renderStatus(w io.Writer, s summary, p painter, now time.Time) {
 			fmt.Fprintln(w, line)
 		}
 	}
-	if len(s.Events) > 0 {
-		fmt.Fprintln(w, "Events:")
-		for _, e := range s.Events {
-			// Pad before painting: color codes take no room on screen.
-			reason := fmt.Sprintf("%-18s", e.Reason)
-			if e.Type == "Warning" {
-				reason = p.paint(yellow, reason)
-			}
-			fmt.Fprintf(w, "  %s %s %s\n", p.paint(dim, fmt.Sprintf("%-8s", age(e.Time, now))), reason, e.Message)
-		}
+}
+
+// renderEvents writes the Events block of a status view, if any.
+func renderEvents(w io.Writer, events []store.Event, p painter, now time.Time) {
+	if len(events) == 0 {
+		return
 	}
+	fmt.Fprintln(w, "Events:")
+	for _, e := range events {
+		// Pad before painting: color codes take no room on screen.
+		reason := fmt.Sprintf("%-18s", e.Reason)
+		if e.Type == "Warning" {
+			reason = p.paint(yellow, reason)
+		}
+		fmt.Fprintf(w, "  %s %s %s\n", p.paint(dim, fmt.Sprintf("%-8s", age(e.Time, now))), reason, e.Message)
+	}
+}
+
+// renderView writes a status view: the summary, then the conditions (a
+// cluster Rollout's, kube_render.go), then the events.
+func renderView(w io.Writer, v statusView, p painter, now time.Time) {
+	renderStatus(w, v.summary, p, now)
+	renderConditions(w, v.Conditions, p)
+	renderEvents(w, v.Events, p, now)
 }
 
 // oneLine is the status in a line, for watching into a file or a pipe.

@@ -11,6 +11,7 @@ import (
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/server"
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,13 +39,20 @@ func newStatusCmd(o *Options) *cobra.Command {
 				return err
 			}
 			if watch {
-				return o.watchStatus(cmd.Context(), c, args[0], output)
+				return o.watchStatus(cmd.Context(), args[0], output, func(ctx context.Context) (statusView, bool, bool, error) {
+					s, ro, err := fetchSummary(ctx, c, args[0])
+					if err != nil {
+						return statusView{}, false, false, err
+					}
+					done, ok := settled(ro)
+					return statusView{summary: s}, done, ok, nil
+				})
 			}
 			s, _, err := fetchSummary(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
-			return o.printSummary(s, output, true)
+			return o.printSummary(statusView{summary: s}, output, true)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
@@ -81,8 +89,15 @@ func fetchSummary(ctx context.Context, c *server.Client, name string) (summary, 
 	return summarize(ro, runs, events, time.Now()), ro, nil
 }
 
-// printSummary writes a summary as asked; indent pretty-prints JSON.
-func (o *Options) printSummary(s summary, output string, indent bool) error {
+// statusView is what status shows, and prints with -o: the summary, and a
+// cluster Rollout's Kubernetes conditions (kube_status.go; none locally).
+type statusView struct {
+	summary
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// printSummary writes a status view as asked; indent pretty-prints JSON.
+func (o *Options) printSummary(s statusView, output string, indent bool) error {
 	switch output {
 	case "json":
 		enc := json.NewEncoder(o.Out)
@@ -101,21 +116,26 @@ func (o *Options) printSummary(s summary, output string, indent bool) error {
 		_, err = o.Out.Write(b)
 		return err
 	}
-	renderStatus(o.Out, s, newPainter(o.Out), time.Now())
+	renderView(o.Out, s, newPainter(o.Out), time.Now())
 	return nil
 }
+
+// statusFetch reads a rollout's summary and tells whether a watch is over:
+// done once it is settled, ok when it settled Healthy. The local daemon and
+// the cluster (kube.go) each have one.
+type statusFetch func(ctx context.Context) (v statusView, done, ok bool, err error)
 
 // watchStatus polls until the rollout settles or ctx is done. On a
 // terminal the view is redrawn in place; elsewhere a line (or a document,
 // with -o) is appended whenever something changes.
-func (o *Options) watchStatus(ctx context.Context, c *server.Client, name, output string) error {
+func (o *Options) watchStatus(ctx context.Context, name, output string, fetch statusFetch) error {
 	tty := output == "" && terminal(o.Out)
 	redraw := &redrawer{w: o.Out}
 	var last string
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		s, ro, err := fetchSummary(ctx, c, name)
+		s, done, ok, err := fetch(ctx)
 		if ctx.Err() != nil {
 			return nil // interrupted: the user has seen enough
 		}
@@ -126,24 +146,24 @@ func (o *Options) watchStatus(ctx context.Context, c *server.Client, name, outpu
 		switch {
 		case tty:
 			var buf bytes.Buffer
-			renderStatus(&buf, s, newPainter(o.Out), now)
+			renderView(&buf, s, newPainter(o.Out), now)
 			redraw.draw(buf.String())
 		case output != "":
-			if key := stateKey(s); key != last {
+			if key := stateKey(s.summary); key != last {
 				last = key
 				if err := o.printSummary(s, output, false); err != nil {
 					return err
 				}
 			}
 		default:
-			if key := stateKey(s); key != last {
+			if key := stateKey(s.summary); key != last {
 				last = key
-				fmt.Fprintln(o.Out, oneLine(s, now))
+				fmt.Fprintln(o.Out, oneLine(s.summary, now))
 			}
 		}
-		if done, ok := settled(ro); done {
+		if done {
 			if !ok {
-				fmt.Fprintf(o.ErrOut, "%s%s is %s: %s\n", kindPrefix, name, ro.Status.Phase, ro.Status.Message)
+				fmt.Fprintf(o.ErrOut, "%s%s is %s: %s\n", kindPrefix, name, s.Phase, s.Message)
 				return &exitError{code: 1}
 			}
 			return nil
