@@ -1,10 +1,13 @@
 // Package examples holds ready-made Rollout specs (examples/local: the
-// local mode, with the built-in sample app). Its test loads every one of
-// them the way `fledge run` and `fledge apply` do, so that an example that
-// drifts from the API fails here rather than in a user's hands.
+// local mode, with the built-in sample app; examples/kubernetes: the
+// controller's, with ready-made AnalysisTemplates in kubernetes/analysis).
+// Its test loads every one of them the way `fledge run` and `fledge apply`
+// do, so that an example that drifts from the API fails here rather than
+// in a user's hands.
 package examples
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -139,4 +142,58 @@ func listens(r *v1alpha1.Rollout) []string {
 		return nil
 	}
 	return slices.DeleteFunc([]string{tr.Proxy.Listen, tr.Proxy.PreviewListen}, func(a string) bool { return a == "" })
+}
+
+// TestKubernetesAnalysisTemplates checks the ready-made templates of
+// kubernetes/analysis: each AnalysisTemplate decodes and validates, and
+// measures only with the providers the controller has (prometheus and web:
+// the builtin provider and the judges read the local proxy's counters);
+// the folder's Rollout loads with them, its references and arguments
+// resolved.
+func TestKubernetesAnalysisTemplates(t *testing.T) {
+	files := specFiles(t, filepath.Join("kubernetes", "analysis"))
+	var docs [][]byte
+	templates := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, data)
+		objs, err := v1alpha1.Decode(data)
+		if err != nil {
+			t.Fatalf("%s does not decode:\n%v", path, err)
+		}
+		for _, o := range objs {
+			tpl, ok := o.(*v1alpha1.AnalysisTemplate)
+			if !ok {
+				continue
+			}
+			templates++
+			tpl.Spec.Default()
+			if err := tpl.Validate(); err != nil {
+				t.Errorf("%s: AnalysisTemplate %q is not valid:\n%v", path, tpl.Name, err)
+			}
+			if tpl.Spec.Judge != nil {
+				t.Errorf("%s: AnalysisTemplate %q has a judge, which the controller cannot evaluate", path, tpl.Name)
+			}
+			for _, m := range tpl.Spec.Metrics {
+				if m.Provider.Prometheus == nil && m.Provider.Web == nil {
+					t.Errorf("%s: AnalysisTemplate %q: metric %q measures with a provider the controller does not have (want prometheus or web)", path, tpl.Name, m.Name)
+				}
+			}
+		}
+	}
+	if templates == 0 {
+		t.Fatal("no AnalysisTemplate under examples/kubernetes/analysis")
+	}
+	rs, err := v1alpha1.Load(bytes.Join(docs, []byte("\n---\n")))
+	if err != nil {
+		t.Fatalf("examples/kubernetes/analysis does not load:\n%v", err)
+	}
+	for _, r := range rs {
+		if r.Spec.WorkloadRef == nil {
+			t.Errorf("rollout %q has no workloadRef: the Kubernetes examples drive Deployments", r.Name)
+		}
+	}
 }

@@ -13,6 +13,22 @@
 // as a Deployment <rollout>-<revision> owned by the Rollout, and the
 // Services <rollout>-stable and <rollout>-canary select one revision each.
 //
+// Analysis (analysis*.go) runs on the same engine inputs as the local
+// daemon: the Analyses runnable keeps one run.Manager per Rollout, which
+// gather reads (Input.Analysis) and the reconciler feeds after each
+// decision (Decision.Analysis). Templates a Rollout names resolve from its
+// inline analysisTemplates, the AnalysisTemplates of its namespace and,
+// with clusterScope, the ClusterAnalysisTemplates, copied into the
+// controller's copy of the spec before it is validated; a template that
+// cannot measure in a cluster (the builtin provider and the judges read
+// the embedded proxy's counters; job runs a local command) makes the spec
+// invalid, naming the metric. Only prometheus and web measure here. Each
+// run is saved at every change as an AnalysisRun owned by the Rollout, so
+// that a restarted controller or a new leader restores and resumes it;
+// only the leader measures (the runnable needs the leader election), and
+// a run changing phase wakes its Rollout's reconcile through a channel
+// source instead of waiting for the tick.
+//
 // Users send commands (promote, abort, retry, pause, resume) by annotating
 // the Rollout with fledge.dev/command; the reconciler applies the command in
 // its next decision and removes the annotation.

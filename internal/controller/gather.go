@@ -53,6 +53,10 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (*world, 
 		w.byRev[rev] = d
 		in.Replicas[rev] = observeReplicas(d)
 	}
+	var err error
+	if in.Analysis, err = r.Analyses.observe(ctx, ro); err != nil {
+		return nil, err
+	}
 	if err := r.ensureServices(ctx, ro, w.workload); err != nil {
 		return nil, err
 	}

@@ -12,11 +12,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	// The Kubernetes routers register themselves.
 	_ "fledge.dev/fledge/internal/router/gatewayapi"
@@ -55,7 +57,11 @@ func Scheme() *runtime.Scheme {
 
 // Run runs the manager until ctx ends.
 func Run(ctx context.Context, o Options) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	// kubectl's rules: --kubeconfig, else $KUBECONFIG, else ~/.kube/config,
+	// else the in-cluster service account.
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
 		return fmt.Errorf("kubeconfig %q: %w", o.Kubeconfig, err)
 	}
@@ -89,13 +95,24 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // Setup registers the Rollout reconciler: it watches Rollouts, the
-// Deployments it owns, and the Deployments Rollouts refer to.
+// Deployments it owns, the Deployments and analysis templates Rollouts
+// refer to, and the verdicts of their analysis runs, which the Analyses
+// runnable (the leader's only) measures.
 func Setup(mgr manager.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Events: mgr.GetEventRecorderFor("fledge")}
+	events := mgr.GetEventRecorderFor("fledge")
+	changed := make(chan event.GenericEvent, 256)
+	an := NewAnalyses(mgr.GetClient(), mgr.GetAPIReader(), events, mgr.GetLogger().WithName("analysis"), changed)
+	if err := mgr.Add(an); err != nil {
+		return err
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.Deployment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referrers)).
+		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.templateUsers)).
+		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.templateUsers)).
+		WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 
@@ -109,6 +126,29 @@ func (r *Reconciler) referrers(ctx context.Context, o client.Object) []reconcile
 	for _, ro := range list.Items {
 		if w := ro.Spec.WorkloadRef; w != nil && w.Kind == "Deployment" && w.Name == o.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+	}
+	return out
+}
+
+// templateUsers maps an AnalysisTemplate to the Rollouts of its namespace
+// that name it, and a ClusterAnalysisTemplate to every Rollout that names
+// it with clusterScope: a Rollout waiting for a template it names (marked
+// InvalidSpec) goes on once the template is there.
+func (r *Reconciler) templateUsers(ctx context.Context, o client.Object) []reconcile.Request {
+	_, cluster := o.(*v1alpha1.ClusterAnalysisTemplate)
+	var list v1alpha1.RolloutList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		ro := &list.Items[i]
+		for _, ar := range analysisRefs(ro) {
+			if ar.ref.TemplateName == o.GetName() && ar.ref.ClusterScope == cluster {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ro)})
+				break
+			}
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,8 @@ const tick = 5 * time.Second
 type Reconciler struct {
 	client.Client
 	Events record.EventRecorder
+	// Analyses runs the analysis runs the decisions ask for.
+	Analyses *Analyses
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -33,16 +36,21 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ro v1alpha1.Rollout
 	if err := r.Get(ctx, req.NamespacedName, &ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Analyses.drop(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil || ro.Spec.WorkloadRef == nil {
+		r.Analyses.drop(req.NamespacedName)
 		return ctrl.Result{}, nil // owned objects go with it; template rollouts are the local daemon's
 	}
-	spec := ro.DeepCopy()
-	spec.APIVersion, spec.Kind = v1alpha1.APIVersion, v1alpha1.KindRollout
-	spec.Default()
-	if err := spec.Validate(); err != nil {
+	spec, err := r.specOf(ctx, &ro)
+	var invalid *specError
+	if errors.As(err, &invalid) {
 		return ctrl.Result{}, r.invalid(ctx, &ro, err)
+	} else if err != nil {
+		return ctrl.Result{}, err
 	}
 
 	w, err := r.gather(ctx, spec)
@@ -64,6 +72,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Events.Eventf(&ro, "Warning", "ApplyFailed", "%v", err)
 		return ctrl.Result{}, err
 	}
+	if err := r.Analyses.ensure(ctx, spec, dec); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	after := tick
 	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {
@@ -75,16 +86,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: after}, nil
 }
 
+// specOf is the spec the engine decides on: defaulted, with the
+// standalone templates its analyses name copied in, and valid; a mistake
+// is a *specError.
+func (r *Reconciler) specOf(ctx context.Context, ro *v1alpha1.Rollout) (*v1alpha1.Rollout, error) {
+	spec := ro.DeepCopy()
+	spec.APIVersion, spec.Kind = v1alpha1.APIVersion, v1alpha1.KindRollout
+	spec.Default()
+	if err := r.withTemplates(ctx, spec); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, &specError{err}
+	}
+	return spec, nil
+}
+
 // invalid records why a spec is refused; nothing else is touched.
 func (r *Reconciler) invalid(ctx context.Context, ro *v1alpha1.Rollout, err error) error {
 	msg := fmt.Sprintf("invalid spec: %v", err)
 	if c := findCondition(ro.Status.Conditions, CondInvalidSpec); c == nil || c.Message != msg {
 		r.Events.Eventf(ro, "Warning", "InvalidSpec", "%s", msg)
 	}
-	base := ro.DeepCopy()
 	ro.Status.Phase, ro.Status.Message = v1alpha1.PhaseDegraded, msg
 	setCondition(&ro.Status.Conditions, ro.Generation, CondInvalidSpec, true, "InvalidSpec", msg)
-	return client.IgnoreNotFound(r.Status().Patch(ctx, ro, client.MergeFrom(base)))
+	// The whole status, not a patch of what changed: a Rollout invalid from
+	// the start has no status yet, and the CRD requires its fields.
+	return client.IgnoreNotFound(r.Status().Update(ctx, ro))
 }
 
 func (r *Reconciler) now() time.Time {
