@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 
 	"fledge.dev/fledge/api/v1alpha1"
@@ -67,12 +68,65 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, w *world, 
 			}
 		}
 	}
-	return r.retireWorkload(ctx, ro, w, dec)
+	if err := r.retireWorkload(ctx, ro, w, dec); err != nil {
+		return err
+	}
+	return r.prune(ctx, ro, w, dec)
+}
+
+// prune deletes the Deployments of old revisions beyond
+// spec.revisionHistoryLimit (default 10); see prunable for which.
+func (r *Reconciler) prune(ctx context.Context, ro *v1alpha1.Rollout, w *world, dec rollout.Decision) error {
+	for _, d := range prunable(ro, w.byRev, w.input.DesiredRevision, dec) {
+		uid := d.UID
+		err := r.Delete(ctx, d, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("prune Deployment %s of an old revision (revisionHistoryLimit %d): %w",
+				d.Name, v1alpha1.Int32(ro.Spec.RevisionHistoryLimit), err)
+		}
+	}
+	return nil
+}
+
+// prunable picks the revision Deployments to delete. Only revisions the
+// Rollout owns, already at 0 replicas, that the decision does not run count
+// as old: the stable, the canary, the template's revision and a previous
+// stable still warm for its scaleDownDelaySeconds never do. The most
+// recently created old revisions are kept, at 0 replicas, for an undo;
+// undoing to a pruned revision works too, its Deployment is created again
+// from the template (with new pods, not warm ones).
+func prunable(ro *v1alpha1.Rollout, byRev map[string]*appsv1.Deployment, desired string, dec rollout.Decision) []*appsv1.Deployment {
+	var old []*appsv1.Deployment
+	for rev, d := range byRev {
+		if _, runs := dec.Replicas[rev]; runs || rev == dec.Status.StableRevision || rev == dec.Status.CanaryRevision ||
+			rev == desired || !metav1.IsControlledBy(d, ro) {
+			continue
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+			continue // not scaled down yet: a later pass sees it at 0
+		}
+		old = append(old, d)
+	}
+	keep := int(v1alpha1.DefaultRevisionHistoryLimit)
+	if n := ro.Spec.RevisionHistoryLimit; n != nil {
+		keep = int(*n)
+	}
+	if len(old) <= keep {
+		return nil
+	}
+	sort.Slice(old, func(i, j int) bool {
+		a, b := old[i].CreationTimestamp, old[j].CreationTimestamp
+		if !a.Equal(&b) {
+			return b.Before(&a)
+		}
+		return old[i].Name > old[j].Name
+	})
+	return old[keep:]
 }
 
 // scale sets a revision's replicas, creating its Deployment from the
 // user's template the first time. An old revision's Deployment stays at 0
-// replicas: its pod template is what undo goes back to.
+// replicas, its pod template there for an undo, until prune deletes it.
 func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, w *world, rev string, n int32) error {
 	if d := w.byRev[rev]; d != nil {
 		if d.Spec.Replicas != nil && *d.Spec.Replicas == n {

@@ -132,3 +132,44 @@ func headerRule(t *testing.T, ns, route, name string) string {
 	}
 	return ""
 }
+
+// editTemplate changes the pod template of the workload Deployment name:
+// a new revision (or an old one again, when edit restores its template).
+func editTemplate(t *testing.T, ns, name string, edit func(*corev1.PodTemplateSpec)) {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &d); err != nil {
+		t.Fatal(err)
+	}
+	base := d.DeepCopy()
+	edit(&d.Spec.Template)
+	if err := kube.Patch(ctx, &d, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// revisionDeployments maps each revision of a Rollout that has a Deployment
+// to that Deployment.
+func revisionDeployments(t *testing.T, ns, rollout string) map[string]appsv1.Deployment {
+	t.Helper()
+	var list appsv1.DeploymentList
+	if err := kube.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{service.LabelRollout: rollout}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]appsv1.Deployment{}
+	for _, d := range list.Items {
+		out[d.Labels[service.LabelRevision]] = d
+	}
+	return out
+}
+
+// replicaCounts is the desired replicas of each revision Deployment of a
+// Rollout, for comparisons and failure messages.
+func replicaCounts(t *testing.T, ns, rollout string) map[string]int32 {
+	t.Helper()
+	out := map[string]int32{}
+	for rev, d := range revisionDeployments(t, ns, rollout) {
+		out[rev] = *d.Spec.Replicas
+	}
+	return out
+}
