@@ -29,6 +29,11 @@
 // a run changing phase wakes its Rollout's reconcile through a channel
 // source instead of waiting for the tick.
 //
+// Webhook gates (gates.go) work the same way: the Gates runnable keeps one
+// gate.Poller per Rollout with webhooks, read into Input.Gates and handed
+// Decision.Gates after each decision; only the leader calls them, and an
+// answer that changes wakes the Rollout through the same channel source.
+//
 // Users send commands (promote, abort, retry, pause, resume) by annotating
 // the Rollout with fledge.dev/command; the reconciler applies the command in
 // its next decision and removes the annotation.

@@ -54,6 +54,7 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (*world, 
 		in.Replicas[rev] = observeReplicas(d)
 	}
 	var err error
+	in.Gates = r.Gates.observe(ro)
 	if in.Analysis, err = r.Analyses.observe(ctx, ro); err != nil {
 		return nil, err
 	}

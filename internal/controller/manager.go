@@ -3,9 +3,11 @@ package controller
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -105,7 +107,11 @@ func Setup(mgr manager.Manager) error {
 	if err := mgr.Add(an); err != nil {
 		return err
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an}
+	gates := NewGates(slog.New(logr.ToSlogHandler(mgr.GetLogger().WithName("gates"))), changed)
+	if err := mgr.Add(gates); err != nil {
+		return err
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an, Gates: gates}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.Deployment{}).

@@ -28,6 +28,8 @@ type Reconciler struct {
 	Events record.EventRecorder
 	// Analyses runs the analysis runs the decisions ask for.
 	Analyses *Analyses
+	// Gates calls the webhook gates the decisions wait on.
+	Gates *Gates
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -38,11 +40,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Analyses.drop(req.NamespacedName)
+			r.Gates.drop(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil || ro.Spec.WorkloadRef == nil {
 		r.Analyses.drop(req.NamespacedName)
+		r.Gates.drop(req.NamespacedName)
 		return ctrl.Result{}, nil // owned objects go with it; template rollouts are the local daemon's
 	}
 	spec, err := r.specOf(ctx, &ro)
@@ -75,6 +79,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Analyses.ensure(ctx, spec, dec); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.Gates.want(spec, dec)
 
 	after := tick
 	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {

@@ -89,7 +89,7 @@ func TestRoutes(t *testing.T) {
 		"login needs post": {method: "GET", path: "/login", code: 405},
 		"healthz":          {method: "GET", path: "/healthz", code: 200, want: `{"status":"ok","version":"v2"}` + "\n"},
 		"readyz":           {method: "GET", path: "/readyz", code: 200, want: `{"status":"ready","version":"v2"}` + "\n"},
-		"version":          {method: "GET", path: "/version", code: 200, want: `{"version":"v2"}` + "\n"},
+		"version":          {method: "GET", path: "/version", code: 200, want: `{"inflight":0,"version":"v2"}` + "\n"},
 		"slow":             {method: "GET", path: "/slow?ms=1", code: 200, want: `{"ok":true,"sleptMs":1,"version":"v2"}` + "\n"},
 		"slow no ms":       {method: "GET", path: "/slow", code: 400},
 		"slow too long":    {method: "GET", path: "/slow?ms=3600000", code: 400},
