@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"time"
-
-	"fledge.dev/fledge/internal/metrics"
 )
 
 // reqState follows one user request (or one mirror copy) through
@@ -174,7 +172,7 @@ func (p *Proxy) record(st *reqState) {
 		// The client left (or the proxy stopped): not the replica's failure.
 		failed = false
 	}
-	st.t.set.metrics.Observe(metrics.Key{Rollout: p.rollout, Revision: st.ver.rev, Route: st.route}, failed, latency)
+	p.observe(st.t, st.ver, st.route, failed, latency)
 }
 
 // finish records the last attempt, also when ReverseProxy aborted the
