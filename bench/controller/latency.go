@@ -1,0 +1,99 @@
+package main
+
+import (
+	"slices"
+	"sort"
+	"time"
+)
+
+// kind is what an event of a rollout's timeline is.
+type kind int
+
+const (
+	evTrigger kind = iota // the user's Deployment got the new image
+	evInput               // something the controller may wait for changed: a revision Deployment, the HTTPRoute
+	evWrite               // the controller wrote the Rollout's status
+)
+
+// event is one change the recorder saw, when its watch delivered it.
+type event struct {
+	at   time.Time
+	kind kind
+	what string
+	step bool // a write that changed the phase, the step, the weight or a revision
+	done bool // the write that made the new revision stable
+}
+
+// figures are what the timelines say about the canaries.
+type figures struct {
+	// stepLatency: for each status write that moved a rollout (step,
+	// weight, phase or revision), the time since the change just before it
+	// on that rollout's timeline (the trigger, a revision Deployment's
+	// status, the HTTPRoute's weights, or the controller's own previous
+	// write): how long the controller took to act once it could.
+	stepLatency []time.Duration
+	// writeLatency: the same for every status write (also those that only
+	// update counters or the message).
+	writeLatency []time.Duration
+	// canary: from the trigger to the new revision stable, per rollout.
+	canary []time.Duration
+	// ready: from a canary Deployment appearing to its replica available:
+	// the cluster's share (Deployment and ReplicaSet controllers,
+	// scheduler, kwok), which stepLatency leaves out.
+	ready []time.Duration
+	// first, last: the first trigger and the last completion.
+	first, last time.Time
+}
+
+// analyse reads the timelines from each rollout's trigger to its
+// completion (or to the end, for one that did not complete).
+func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
+	var f figures
+	for _, tl := range timelines {
+		tl = slices.Clone(tl)
+		sort.SliceStable(tl, func(i, j int) bool { return tl[i].at.Before(tl[j].at) })
+		start := slices.IndexFunc(tl, func(e event) bool { return e.kind == evTrigger })
+		if start < 0 {
+			continue
+		}
+		trigger := tl[start].at
+		if f.first.IsZero() || trigger.Before(f.first) {
+			f.first = trigger
+		}
+		for i := start + 1; i < len(tl); i++ {
+			e := tl[i]
+			if e.kind != evWrite {
+				continue
+			}
+			lat := e.at.Sub(tl[i-1].at)
+			f.writeLatency = append(f.writeLatency, lat)
+			if e.step {
+				f.stepLatency = append(f.stepLatency, lat)
+			}
+			if e.done {
+				f.canary = append(f.canary, e.at.Sub(trigger))
+				if e.at.After(f.last) {
+					f.last = e.at
+				}
+				break
+			}
+		}
+	}
+	for _, r := range revisions {
+		if !r.ready.IsZero() {
+			f.ready = append(f.ready, r.ready.Sub(r.created))
+		}
+	}
+	return f
+}
+
+// quantile is the q-quantile (nearest rank) of ds; 0 for none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}

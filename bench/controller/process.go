@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// controllerProc is the `fledge controller` under measure: the built
+// binary, so that its memory is its own (/proc/PID/status).
+type controllerProc struct {
+	cmd     *exec.Cmd
+	metrics string // http://host:port/metrics
+	done    chan struct{}
+
+	mu     sync.Mutex
+	maxRSS int64 // KiB, the largest VmRSS sampled
+}
+
+// startController runs binary against kubeconfig, logging to logPath, and
+// waits until it answers /readyz. Leader election is off: one replica.
+func startController(ctx context.Context, binary, kubeconfig, logPath string) (*controllerProc, error) {
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	probeAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("controller log: %w", err)
+	}
+	cmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s controller: %w", binary, err)
+	}
+	p := &controllerProc{cmd: cmd, metrics: "http://" + metricsAddr + "/metrics", done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
+	go p.sampleRSS()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("the controller exited at start (log: %s)", logPath)
+		case <-ctx.Done():
+			p.stop()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("the controller was not ready within 60s (log: %s)", logPath)
+		}
+	}
+}
+
+// stop ends the controller (SIGTERM, then SIGKILL after 10 s) and waits.
+func (p *controllerProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// sampleRSS keeps the largest resident set seen, every 500 ms: VmHWM says
+// the peak too, this is a cross-check and survives reading after exit.
+func (p *controllerProc) sampleRSS() {
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if m, err := p.memory(); err == nil {
+			p.mu.Lock()
+			p.maxRSS = max(p.maxRSS, m["VmRSS"])
+			p.mu.Unlock()
+		}
+	}
+}
+
+// memory reads the Vm* lines of /proc/PID/status, in KiB.
+func (p *controllerProc) memory() (map[string]int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || !strings.HasPrefix(k, "Vm") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err == nil {
+			out[k] = n
+		}
+	}
+	return out, sc.Err()
+}
+
+// sample is a reading of the controller's counters.
+type sample struct {
+	requests   map[string]float64 // rest_client_requests_total by method
+	reconciles float64            // controller_runtime_reconcile_total
+}
+
+func (s sample) total() float64 {
+	t := 0.0
+	for _, v := range s.requests {
+		t += v
+	}
+	return t
+}
+
+// scrape reads the controller's Prometheus text metrics.
+func (p *controllerProc) scrape() (sample, error) {
+	s := sample{requests: map[string]float64{}}
+	resp, err := http.Get(p.metrics)
+	if err != nil {
+		return s, fmt.Errorf("scrape %s: %w", p.metrics, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return s, fmt.Errorf("scrape %s: %w", p.metrics, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "rest_client_requests_total":
+			s.requests[label(labels, "method")] += v
+		case "controller_runtime_reconcile_total":
+			s.reconciles += v
+		}
+	}
+	return s, nil
+}
+
+// label is the value of one label in a Prometheus label list.
+func label(labels, name string) string {
+	for _, kv := range strings.Split(labels, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// delta is what happened between two samples.
+func delta(a, b sample) sample {
+	d := sample{requests: map[string]float64{}, reconciles: b.reconciles - a.reconciles}
+	for m, v := range b.requests {
+		d.requests[m] = v - a.requests[m]
+	}
+	return d
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
