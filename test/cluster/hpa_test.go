@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -118,9 +119,14 @@ func scaleOf(t *testing.T, ns string) *autoscalingv1.Scale {
 // setScale scales the Rollout as kubectl scale and the HPA do: through /scale.
 func setScale(t *testing.T, ns string, n int32) {
 	t.Helper()
-	sc := scaleOf(t, ns)
-	sc.Spec.Replicas = n
-	if err := kube.SubResource("scale").Update(ctx, rolloutOf(t, ns, "web"), client.WithSubResourceBody(sc)); err != nil {
+	// As kubectl scale does: read, set, write, again on a conflict (the
+	// controller writes the status meanwhile).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc := scaleOf(t, ns)
+		sc.Spec.Replicas = n
+		return kube.SubResource("scale").Update(ctx, rolloutOf(t, ns, "web"), client.WithSubResourceBody(sc))
+	})
+	if err != nil {
 		t.Fatalf("scale the Rollout to %d: %v", n, err)
 	}
 }
