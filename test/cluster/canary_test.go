@@ -12,7 +12,8 @@ import (
 )
 
 // setup applies the example's Deployment, Services and HTTPRoute and a
-// Rollout with the given steps (YAML, indented for the steps list).
+// Rollout with the given steps (YAML, indented for the steps list; more
+// canary fields may follow them, indented as the canary's).
 func setup(t *testing.T, ns, steps string) {
 	t.Helper()
 	dir := filepath.Join(root, "examples", "kubernetes", "gateway-api")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,25 +62,8 @@ func TestWebhookGatesHoldThePromotion(t *testing.T) {
 	ns := namespace(t)
 	startController(t)
 	recv := newGateReceiver(t)
-	dir := filepath.Join(root, "examples", "kubernetes", "gateway-api")
-	for _, f := range []string{"deployment.yaml", "services.yaml", "httproute.yaml"} {
-		applyFile(t, ns, filepath.Join(dir, f))
-	}
-	applyYAML(t, ns, `
-apiVersion: fledge.dev/v1alpha1
-kind: Rollout
-metadata:
-  name: web
-spec:
-  replicas: 2
-  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}
-  strategy:
-    canary:
-      scaleDownDelaySeconds: 0
-      trafficRouting:
-        gatewayAPI: {httpRoute: web}
-      steps:
-      - setWeight: 50
+	setup(t, ns, `
+        - setWeight: 50
       webhooks:
       - {name: approve, type: confirm-promotion, url: "`+recv.URL+`/approve", timeout: 2s}
       - {name: announce, type: post-rollout, url: "`+recv.URL+`/done"}
