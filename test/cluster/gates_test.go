@@ -70,13 +70,18 @@ func TestWebhookGatesHoldThePromotion(t *testing.T) {
 `)
 	first := waitStatus(t, ns, "web", "first revision healthy", healthy).StableRevision
 	setText(t, ns, "web", "v2")
-	waitStatus(t, ns, "web", "the promotion held by the gate", func(st *v1alpha1.RolloutStatus) bool {
-		return st.CanaryWeight == 50 && strings.Contains(st.Message, "held by webhook gate confirm-promotion")
+	// Wait for the receiver's answer in the status, not only the hold: a
+	// gate not yet asked holds too, before any call was made.
+	waitStatus(t, ns, "web", "the promotion held by the gate's 403", func(st *v1alpha1.RolloutStatus) bool {
+		return st.CanaryWeight == 50 &&
+			strings.Contains(st.Message, "held by webhook gate confirm-promotion: webhook approve answered 403")
 	})
 	if s, c := weights(t, ns, "web"); s != 50 || c != 50 {
 		t.Fatalf("HTTPRoute while the gate holds: stable %d canary %d, want 50/50", s, c)
 	}
 	if !recv.called("confirm-promotion 50") {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
 		t.Fatalf("the receiver was not asked to confirm the promotion at 50%%: %v", recv.calls)
 	}
 	recv.promote.Store(http.StatusOK)
