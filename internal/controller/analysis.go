@@ -36,7 +36,7 @@ type Analyses struct {
 	events record.EventRecorder
 	log    logr.Logger
 	// changed wakes the reconciler of a Rollout whose run changed phase,
-	// so that a verdict is acted on at once, not at the next tick.
+	// so that a verdict is acted on at once, not at the next resync.
 	changed chan event.GenericEvent
 
 	mu      sync.Mutex
@@ -194,16 +194,8 @@ func (a *Analyses) drop(key types.NamespacedName) {
 	}
 }
 
-// wake asks for a reconcile of a Rollout; it never blocks (with the
-// channel full, the Rollout's next tick reads the verdict).
-func (a *Analyses) wake(key types.NamespacedName) {
-	ro := &v1alpha1.Rollout{}
-	ro.Namespace, ro.Name = key.Namespace, key.Name
-	select {
-	case a.changed <- event.GenericEvent{Object: ro}:
-	default:
-	}
-}
+// wake asks for a reconcile of a Rollout (see wake).
+func (a *Analyses) wake(key types.NamespacedName) { wake(a.context(), a.changed, key) }
 
 // context is the runnable's context for the writes of the run managers,
 // which have none of their own.

@@ -53,8 +53,13 @@ func (r *Reconciler) persist(ctx context.Context, ro *v1alpha1.Rollout, w *world
 // apply moves the cluster toward the decision: traffic first, so that a
 // revision losing traffic is scaled down only in a later decision.
 func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, w *world, dec rollout.Decision) error {
-	if err := w.router.SetTraffic(ctx, dec.Traffic); err != nil {
-		return fmt.Errorf("apply traffic: %w", err)
+	// Writing a split the router already enforces (read back fresh in
+	// gather) would cost a read and a write of the router's object per
+	// decision for nothing.
+	if !trafficApplied(dec.Traffic, w.input.Traffic) {
+		if err := w.router.SetTraffic(ctx, dec.Traffic); err != nil {
+			return fmt.Errorf("apply traffic: %w", err)
+		}
 	}
 	for rev, n := range dec.Replicas {
 		if err := r.scale(ctx, ro, w, rev, n); err != nil {
@@ -243,6 +248,21 @@ func (r *Reconciler) ensureServices(ctx context.Context, ro *v1alpha1.Rollout, s
 		}
 	}
 	return nil
+}
+
+// trafficApplied tells whether the router already enforces want exactly,
+// every field compared (unlike sameTraffic): only then may applying it be
+// skipped. An empty list equals none.
+func trafficApplied(want, have rollout.Traffic) bool {
+	for _, t := range []*rollout.Traffic{&want, &have} {
+		if len(t.HeaderRoutes) == 0 {
+			t.HeaderRoutes = nil
+		}
+		if len(t.MirrorRoutes) == 0 {
+			t.MirrorRoutes = nil
+		}
+	}
+	return reflect.DeepEqual(want, have)
 }
 
 // sameTraffic compares two router states, an empty list equal to none.

@@ -27,7 +27,7 @@
 // that a restarted controller or a new leader restores and resumes it;
 // only the leader measures (the runnable needs the leader election), and
 // a run changing phase wakes its Rollout's reconcile through a channel
-// source instead of waiting for the tick.
+// source instead of waiting for the resync.
 //
 // Webhook gates (gates.go) work the same way: the Gates runnable keeps one
 // gate.Poller per Rollout with webhooks, read into Input.Gates and handed

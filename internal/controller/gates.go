@@ -114,17 +114,11 @@ func (g *Gates) forRollout(ro *v1alpha1.Rollout) *rolloutGates {
 		}
 		rg.poller.Stop() // deleted and made again under its name
 	}
-	wake := &v1alpha1.Rollout{}
-	wake.Namespace, wake.Name = ro.Namespace, ro.Name
+	ctx := g.ctx
 	rg := &rolloutGates{uid: ro.UID}
-	rg.poller = gate.NewPoller(g.ctx, gate.Config{
-		Logger: g.log.With("rollout", key.String()),
-		Changed: func() {
-			select {
-			case g.changed <- event.GenericEvent{Object: wake}:
-			default: // a wake-up is queued already; the tick catches up anyway
-			}
-		},
+	rg.poller = gate.NewPoller(ctx, gate.Config{
+		Logger:  g.log.With("rollout", key.String()),
+		Changed: func() { wake(ctx, g.changed, key) },
 	})
 	g.byOwner[key] = rg
 	return rg

@@ -13,14 +13,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	// The Kubernetes routers register themselves.
@@ -108,6 +106,9 @@ func Run(ctx context.Context, o Options) error {
 // refer to, and the verdicts of their analysis runs, which the Analyses
 // runnable (the leader's only) measures.
 func Setup(mgr manager.Manager) error {
+	if err := addIndexes(context.Background(), mgr); err != nil {
+		return fmt.Errorf("index the Rollouts: %w", err)
+	}
 	events := mgr.GetEventRecorderFor("fledge")
 	changed := make(chan event.GenericEvent, 256)
 	an := NewAnalyses(mgr.GetClient(), mgr.GetAPIReader(), events, mgr.GetLogger().WithName("analysis"), changed)
@@ -130,42 +131,4 @@ func Setup(mgr manager.Manager) error {
 		// is never reconciled twice at a time by controller-runtime).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
-}
-
-// referrers maps a Deployment to the Rollouts whose workloadRef names it.
-func (r *Reconciler) referrers(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.RolloutList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, ro := range list.Items {
-		if w := ro.Spec.WorkloadRef; w != nil && w.Kind == "Deployment" && w.Name == o.GetName() {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-		}
-	}
-	return out
-}
-
-// templateUsers maps an AnalysisTemplate to the Rollouts of its namespace
-// that name it, and a ClusterAnalysisTemplate to every Rollout that names
-// it with clusterScope: a Rollout waiting for a template it names (marked
-// InvalidSpec) goes on once the template is there.
-func (r *Reconciler) templateUsers(ctx context.Context, o client.Object) []reconcile.Request {
-	_, cluster := o.(*v1alpha1.ClusterAnalysisTemplate)
-	var list v1alpha1.RolloutList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		ro := &list.Items[i]
-		for _, ar := range analysisRefs(ro) {
-			if ar.ref.TemplateName == o.GetName() && ar.ref.ClusterScope == cluster {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ro)})
-				break
-			}
-		}
-	}
-	return out
 }

@@ -18,9 +18,22 @@ import (
 // retry, pause, resume) to the controller, which removes it once applied.
 const AnnotationCommand = "fledge.dev/command"
 
-// tick bounds the time between two decisions: a router edited under us, or
-// a pause ending, is seen within it.
-const tick = 5 * time.Second
+// The controller decides on events: a Rollout's spec, status or command
+// annotation changing, its Deployments' status, an analysis verdict or a
+// gate's answer (both woken through a channel), and the times the engine
+// asks for (a pause ending, a deadline). The resync periods below are only
+// the safety net for what no event reports: a router edited under us, or a
+// wake-up dropped under load. Every Rollout resynced every few seconds was
+// the controller's main load at scale (bench/controller: N/5 reconciles a
+// second), so they are long, and longer for a Rollout at rest.
+const (
+	// resyncActive bounds the time between two decisions while a release
+	// is in flight (Progressing, Paused, or a canary still running).
+	resyncActive = 30 * time.Second
+	// resyncIdle is the same for a Rollout at rest (Healthy, or Degraded
+	// with nothing running but stable).
+	resyncIdle = 5 * time.Minute
+)
 
 // Reconciler drives Rollouts with a workloadRef.
 type Reconciler struct {
@@ -81,7 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.Gates.want(spec, dec)
 
-	after := tick
+	after := resyncFor(dec.Status)
 	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {
 		after = dec.RequeueAfter
 	}
@@ -89,6 +102,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		after = 100 * time.Millisecond // the router moved: observe it at once
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// resyncFor is the longest a Rollout in status st waits for its next
+// decision when no event comes.
+func resyncFor(st v1alpha1.RolloutStatus) time.Duration {
+	if st.CanaryRevision == "" && (st.Phase == v1alpha1.PhaseHealthy || st.Phase == v1alpha1.PhaseDegraded) {
+		return resyncIdle
+	}
+	return resyncActive
 }
 
 // specOf is the spec the engine decides on: defaulted, with the
