@@ -32,10 +32,14 @@ const (
 // Defaults of the judge, good without tuning (the statistics in
 // internal/analysis/stats use the same; a test there checks it).
 const (
-	DefaultJudgeName            = "judge"
-	DefaultJudgeInterval        = time.Second
-	DefaultJudgeAlpha           = 0.01
-	DefaultJudgeMaxRelativeRisk = 1.0
+	DefaultJudgeName     = "judge"
+	DefaultJudgeInterval = time.Second
+	// DefaultJudgePrometheusInterval is a judge's interval on Prometheus:
+	// its counters move once a scrape (commonly every 15 s), so judging
+	// more often reads the same figures again.
+	DefaultJudgePrometheusInterval = 15 * time.Second
+	DefaultJudgeAlpha              = 0.01
+	DefaultJudgeMaxRelativeRisk    = 1.0
 	// DefaultJudgePassFactor makes passRelativeRisk this multiple of
 	// maxRelativeRisk when it is not given.
 	DefaultJudgePassFactor     = 2.0
@@ -123,6 +127,9 @@ func (j *Judge) Default() {
 	setString(&j.Name, DefaultJudgeName)
 	if j.Interval == nil {
 		j.Interval = &Duration{DefaultJudgeInterval}
+		if j.Prometheus != nil {
+			j.Interval = &Duration{DefaultJudgePrometheusInterval}
+		}
 	}
 	if j.Alpha == nil {
 		j.Alpha = Dec(DefaultJudgeAlpha)

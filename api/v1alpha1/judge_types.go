@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 )
 
 // Judge compares the canary with the stable version on the same seconds of
 // traffic, from the embedded proxy's per-version counters and latency
-// histograms, with sequential tests that stay valid however often they
-// look (see docs/analysis-judge.md). Every interval it says Fail (roll
+// histograms (or, with prometheus set, from counters and histograms in
+// Prometheus, as on Kubernetes), with sequential tests that stay valid
+// however often they look (see docs/analysis-judge.md). Every interval it says Fail (roll
 // back: the canary fails or is slow more often than maxRelativeRisk times
 // stable, or spent its maxCanaryFailures budget), Pass (the canary is shown
 // to be within passRelativeRisk: the weight may rise) or Wait (no data, too
@@ -23,11 +25,18 @@ type Judge struct {
 	// another when one analysis runs two templates that each have a judge.
 	Name string `json:"name,omitempty"`
 	// Interval between evaluations; each one adds the window of traffic
-	// since the previous one. Default 1s.
+	// since the previous one. Default 1s, 15s with a Prometheus source
+	// (its counters move once a scrape).
 	Interval *Duration `json:"interval,omitempty"`
 	// Route restricts the judge to one route, as "METHOD /path" (e.g.
 	// "POST /login") or "/path" for every method. Default: all routes.
+	// Only for the embedded proxy's counters: with prometheus, select the
+	// route in the queries.
 	Route string `json:"route,omitempty"`
+	// Prometheus reads both versions' counters from Prometheus instead of
+	// the embedded proxy's: the only source on Kubernetes. Unset: the
+	// embedded proxy (local mode only).
+	Prometheus *JudgePrometheus `json:"prometheus,omitempty"`
 
 	// Alpha is the probability, at most, that the judge ever fails a canary
 	// that is within tolerance, however long it watches. Between 0 and 0.5;
@@ -68,12 +77,94 @@ type Judge struct {
 	HoldWeight *bool `json:"holdWeight,omitempty"`
 }
 
+// JudgePrometheus is where a judge reads each version's traffic in
+// Prometheus: three PromQL queries, each run once per version at the end of
+// every evaluation, returning cumulative counters (the raw series, not a
+// rate; no sum() needed). The judge works on how much each series grew
+// since the previous evaluation; a series that went down was reset (a pod
+// restarted) and counts from zero. In each query, before it is sent:
+// {{service}} is the version's Service (<rollout>-stable or
+// <rollout>-canary, the Services Fledge's routers send traffic to),
+// {{revision}} its revision, {{version}} "canary" or "stable",
+// {{rollout}} the Rollout's name and {{selector}} the version's label
+// matchers from selectors; {{args.name}} are the analysis's arguments, as
+// in metrics. Examples for ingress-nginx, Istio and Envoy gateways:
+// examples/kubernetes/analysis/judge-*.yaml.
+type JudgePrometheus struct {
+	// Address is the server's base URL, e.g.
+	// "http://prometheus.monitoring.svc:9090".
+	Address string `json:"address"`
+	// Requests selects the version's requests counter(s), e.g.
+	// `istio_requests_total{destination_service_name="{{service}}"}`.
+	Requests string `json:"requests"`
+	// Failures selects the counter(s) of the version's failed requests,
+	// e.g. the same with `response_code=~"5.."`. A version without a
+	// failure series has failed nothing.
+	Failures string `json:"failures"`
+	// Latency selects the version's latency histogram buckets (the
+	// `_bucket` series, with their `le` label), e.g.
+	// `istio_request_duration_milliseconds_bucket{...}`. Unset: the
+	// latency tests are off.
+	Latency string `json:"latency,omitempty"`
+	// LatencyUnit is the unit of the histogram's `le` bounds: Seconds (the
+	// default, Prometheus' convention) or Milliseconds (Istio's).
+	LatencyUnit LatencyUnit `json:"latencyUnit,omitempty"`
+	// Selectors are the label matchers {{selector}} stands for, per
+	// version, when no label holds the Service, e.g. for ingress-nginx
+	// `canary!=""` and `canary=""`.
+	Selectors *JudgeSelectors `json:"selectors,omitempty"`
+	// Timeout of one query, as "10s". Default 30s, and never more than the
+	// evaluation's own limit (its interval, at most 30s).
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Headers are added to every request, e.g. Authorization: Bearer ....
+	Headers []WebMetricHeader `json:"headers,omitempty"`
+	// Insecure skips the verification of the server's TLS certificate.
+	Insecure bool `json:"insecure,omitempty"`
+}
+
+// JudgeSelectors are each version's label matchers, written as inside a
+// PromQL selector's braces (`a="b", c!=""`); they may use {{service}},
+// {{revision}}, {{version}} and {{rollout}}.
+type JudgeSelectors struct {
+	Canary string `json:"canary"`
+	Stable string `json:"stable"`
+}
+
+// LatencyUnit is the unit of a latency histogram's bounds.
+// +kubebuilder:validation:Enum=Seconds;Milliseconds
+type LatencyUnit string
+
+// The latency units.
+const (
+	LatencySeconds      LatencyUnit = "Seconds"
+	LatencyMilliseconds LatencyUnit = "Milliseconds"
+)
+
+// JudgeQueryVar matches a per-version placeholder of a judge's Prometheus
+// queries, {{name}} (spaces allowed inside the braces); its first group is
+// the name, one of JudgeQueryVars. {{args.name}} is not one: the run
+// replaces those first.
+var JudgeQueryVar = regexp.MustCompile(`\{\{\s*([A-Za-z]+)\s*\}\}`)
+
+// The placeholders of a judge's Prometheus queries.
+const (
+	JudgeVarService  = "service"
+	JudgeVarRevision = "revision"
+	JudgeVarVersion  = "version"
+	JudgeVarRollout  = "rollout"
+	JudgeVarSelector = "selector"
+)
+
+// JudgeQueryVars lists the placeholders a judge's queries may use.
+var JudgeQueryVars = []string{JudgeVarService, JudgeVarRevision, JudgeVarVersion, JudgeVarRollout, JudgeVarSelector}
+
 // JudgeLatency configures the judge's latency tests: slow requests compared
 // like failures, and a backstop on the whole latency distribution.
 type JudgeLatency struct {
 	// Threshold makes a request slow when it takes longer, e.g. "250ms"
 	// (the SLO); it is rounded up to a bound of the latency histogram
-	// (bounds are 19% apart). Unset: stable's stableQuantile so far.
+	// (bounds are 19% apart; with prometheus, to an `le` bound of its
+	// histogram first). Unset: stable's stableQuantile so far.
 	Threshold *Duration `json:"threshold,omitempty"`
 	// StableQuantile places the slow threshold at this quantile of stable's
 	// latency when no threshold is set; it is known once stable has served

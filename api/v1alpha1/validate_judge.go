@@ -1,6 +1,10 @@
 package v1alpha1
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+)
 
 // The ranges the judge's statistics support (internal/analysis/stats:
 // Config.Validate, whose grid of relative risks spans 1/64 to 1024 times
@@ -54,7 +58,79 @@ func (v *validator) judge(p path, j *Judge, metricNames map[string]bool) {
 	if l := j.Latency; l != nil {
 		v.judgeLatency(p.field("latency"), l)
 	}
+	if pr := j.Prometheus; pr != nil {
+		if j.Route != "" {
+			v.addf(p.field("route"), "restricts the embedded proxy's counters, which a judge with prometheus does not read: select the route in its queries")
+		}
+		v.judgePrometheus(p.field("prometheus"), pr)
+	}
 	v.judgeArgs(p, j)
+}
+
+// judgePrometheus checks where a judge reads its counters in Prometheus.
+func (v *validator) judgePrometheus(p path, pr *JudgePrometheus) {
+	v.httpURL(p.field("address"), pr.Address)
+	v.required(p.field("requests"), pr.Requests)
+	v.required(p.field("failures"), pr.Failures)
+	for _, q := range []struct{ field, text string }{{"requests", pr.Requests}, {"failures", pr.Failures}, {"latency", pr.Latency}} {
+		v.judgeQueryVars(p.field(q.field), q.text, true)
+		if pr.Selectors == nil && judgeUses(q.text, JudgeVarSelector) {
+			v.addf(p.field(q.field), "uses {{selector}}: set selectors.canary and selectors.stable")
+		}
+	}
+	if s := pr.Selectors; s != nil {
+		sp := p.field("selectors")
+		for _, sel := range []struct{ field, text string }{{"canary", s.Canary}, {"stable", s.Stable}} {
+			if v.required(sp.field(sel.field), sel.text) {
+				v.judgeQueryVars(sp.field(sel.field), sel.text, false)
+			}
+		}
+	}
+	switch pr.LatencyUnit {
+	case "", LatencySeconds, LatencyMilliseconds:
+	default:
+		v.addf(p.field("latencyUnit"), "must be %s or %s, got %q", LatencySeconds, LatencyMilliseconds, pr.LatencyUnit)
+	}
+	if pr.Timeout != nil && pr.Timeout.Duration <= 0 {
+		v.addf(p.field("timeout"), "must be positive, got %s", pr.Timeout.Duration)
+	}
+	v.headers(p.field("headers"), pr.Headers)
+}
+
+// judgeQueryVars checks that a query (or a selector, which cannot hold
+// {{selector}}) uses only the placeholders the judge fills in.
+func (v *validator) judgeQueryVars(p path, text string, selector bool) {
+	for _, m := range JudgeQueryVar.FindAllStringSubmatch(text, -1) {
+		name := m[1]
+		switch {
+		case name == JudgeVarSelector && !selector:
+			v.addf(p, "must not use {{selector}}: it is what {{selector}} stands for")
+		case !slices.Contains(JudgeQueryVars, name):
+			v.addf(p, "uses {{%s}}, which is not a placeholder of the judge's queries (%s)", name, placeholders())
+		default:
+			continue
+		}
+		return
+	}
+}
+
+// judgeUses says whether text uses the placeholder name.
+func judgeUses(text, name string) bool {
+	for _, m := range JudgeQueryVar.FindAllStringSubmatch(text, -1) {
+		if m[1] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholders lists the judge's placeholders for a message.
+func placeholders() string {
+	out := make([]string, len(JudgeQueryVars))
+	for i, n := range JudgeQueryVars {
+		out[i] = "{{" + n + "}}"
+	}
+	return strings.Join(out, ", ")
 }
 
 func (v *validator) judgeLatency(p path, l *JudgeLatency) {

@@ -226,3 +226,73 @@ func TestDecimal(t *testing.T) {
 		})
 	}
 }
+
+// promJudge is a valid judge reading Prometheus, changed by f.
+func promJudge(f func(*JudgePrometheus)) func(*AnalysisTemplate) {
+	return func(t *AnalysisTemplate) {
+		p := &JudgePrometheus{
+			Address:  "http://prometheus:9090",
+			Requests: `istio_requests_total{destination_service_name="{{service}}"}`,
+			Failures: `istio_requests_total{destination_service_name="{{ service }}", response_code=~"5.."}`,
+			Latency:  `istio_request_duration_milliseconds_bucket{destination_service_name="{{service}}"}`,
+		}
+		if f != nil {
+			f(p)
+		}
+		t.Spec.Judge.Prometheus = p
+	}
+}
+
+// TestValidateJudgePrometheus breaks one field of a judge's Prometheus
+// source per case and expects the one message that names it.
+func TestValidateJudgePrometheus(t *testing.T) {
+	const pp = "spec.judge.prometheus."
+	tests := map[string]struct {
+		tpl  *AnalysisTemplate
+		want string // empty: valid
+	}{
+		"valid": {tpl: judgeTemplate(promJudge(nil))},
+		"every placeholder, selectors, milliseconds": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) {
+			p.Requests = `r{ {{selector}}, rev="{{revision}}", v="{{version}}", ro="{{rollout}}"}`
+			p.Selectors = &JudgeSelectors{Canary: `canary!="", ingress="{{rollout}}"`, Stable: `canary=""`}
+			p.LatencyUnit, p.Timeout, p.Insecure = LatencyMilliseconds, dur(5*time.Second), true
+			p.Headers = []WebMetricHeader{{Key: "Authorization", Value: "Bearer x"}}
+		}))},
+		"address from an argument": {tpl: judgeTemplate(func(t *AnalysisTemplate) {
+			t.Spec.Args = []Argument{{Name: "prometheus", Value: str("http://p:9090")}}
+			promJudge(func(p *JudgePrometheus) { p.Address = "{{args.prometheus}}" })(t)
+		})},
+		"no address":  {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Address = "" })), want: pp + "address: required"},
+		"bad address": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Address = "prometheus:9090" })), want: pp + `address: must be an http or https URL, e.g. "http://127.0.0.1:9090", got "prometheus:9090"`},
+		"no requests": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Requests = "" })), want: pp + "requests: required"},
+		"no failures": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Failures = "" })), want: pp + "failures: required"},
+		"unknown placeholder": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Latency = `h{svc="{{svc}}"}` })),
+			want: pp + "latency: uses {{svc}}, which is not a placeholder of the judge's queries ({{service}}, {{revision}}, {{version}}, {{rollout}}, {{selector}})"},
+		"selector without selectors": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Requests = `r{ {{selector}} }` })),
+			want: pp + "requests: uses {{selector}}: set selectors.canary and selectors.stable"},
+		"a selector missing": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Selectors = &JudgeSelectors{Canary: `canary!=""`} })),
+			want: pp + "selectors.stable: required"},
+		"a selector using itself": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) {
+			p.Selectors = &JudgeSelectors{Canary: `{{selector}}`, Stable: `canary=""`}
+		})), want: pp + "selectors.canary: must not use {{selector}}: it is what {{selector}} stands for"},
+		"bad unit":     {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.LatencyUnit = "Minutes" })), want: pp + `latencyUnit: must be Seconds or Milliseconds, got "Minutes"`},
+		"zero timeout": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Timeout = dur(0) })), want: pp + "timeout: must be positive, got 0s"},
+		"bad header": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Headers = []WebMetricHeader{{Key: "X", Value: "a\nb"}} })),
+			want: pp + "headers[0].value: must not contain a line break or NUL"},
+		"a route": {tpl: judgeTemplate(func(t *AnalysisTemplate) { promJudge(nil)(t); t.Spec.Judge.Route = "/login" }),
+			want: "spec.judge.route: restricts the embedded proxy's counters, which a judge with prometheus does not read: select the route in its queries"},
+		"undeclared argument in a query": {tpl: judgeTemplate(promJudge(func(p *JudgePrometheus) { p.Requests = `r{ns="{{args.namespace}}"}` })),
+			want: "spec.judge: refers to {{args.namespace}}, which spec.args does not declare"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tc.tpl.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.want != "" && (err == nil || err.Error() != tc.want):
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -25,8 +25,11 @@ func JudgeConfig(j v1alpha1.Judge) stats.Config {
 	if n := j.MinRequests; n != nil && *n > 0 {
 		cfg.MinRequests = uint64(*n)
 	}
+	// A judge reading Prometheus without a latency query has no
+	// histograms: all of alpha goes to the errors test.
+	cfg.Latency.Disabled = j.Prometheus != nil && j.Prometheus.Latency == ""
 	if l := j.Latency; l != nil {
-		cfg.Latency.Disabled = l.Disabled
+		cfg.Latency.Disabled = cfg.Latency.Disabled || l.Disabled
 		cfg.Latency.StableQuantile = l.StableQuantile.Float()
 		if l.Threshold != nil {
 			cfg.Latency.Threshold = l.Threshold.Seconds()

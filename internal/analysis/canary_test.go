@@ -306,3 +306,18 @@ func TestHold(t *testing.T) {
 		})
 	}
 }
+
+// TestJudgeConfigPrometheusWithoutLatency checks that a judge reading
+// Prometheus without a latency query has its latency tests off (all of
+// alpha to the errors), and with one keeps them.
+func TestJudgeConfigPrometheusWithoutLatency(t *testing.T) {
+	j := v1alpha1.Judge{Prometheus: &v1alpha1.JudgePrometheus{Address: "http://p", Requests: "r", Failures: "f"}}
+	j.Default()
+	if cfg := JudgeConfig(j); !cfg.Latency.Disabled {
+		t.Errorf("no latency query: latency tests on, want off")
+	}
+	j.Prometheus.Latency = "h_bucket"
+	if cfg := JudgeConfig(j); cfg.Latency.Disabled {
+		t.Errorf("a latency query: latency tests off, want on")
+	}
+}

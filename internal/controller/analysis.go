@@ -19,8 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	// The providers that measure from inside a cluster register themselves.
-	// The builtin provider and the judges read the embedded proxy's
-	// counters, which only the local daemon has (see clusterSupport).
+	// The builtin provider and a judge without a Prometheus source read
+	// the embedded proxy's counters, which only the local daemon has (see
+	// clusterSupport).
 	_ "fledge.dev/fledge/internal/analysis/provider/prometheus"
 	_ "fledge.dev/fledge/internal/analysis/provider/web"
 )

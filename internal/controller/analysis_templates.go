@@ -140,7 +140,8 @@ var unsupported = map[string]string{
 
 // clusterSupport checks that the templates the analyses use measure with
 // providers the controller has: a template reading the embedded proxy's
-// counters (the builtin provider, a judge) would never get a value.
+// counters (the builtin provider, a judge without a prometheus source)
+// would never get a value.
 func clusterSupport(ro *v1alpha1.Rollout, refs []analysisRef, where map[string]string) error {
 	used := map[string]bool{}
 	for _, ar := range refs {
@@ -152,8 +153,8 @@ func clusterSupport(ro *v1alpha1.Rollout, refs []analysisRef, where map[string]s
 			continue
 		}
 		at := where[t.Name]
-		if t.Judge != nil {
-			errs = append(errs, fmt.Errorf("%s.judge: a judge compares the canary with stable from the per-version counters of Fledge's embedded proxy, which does not run on Kubernetes: use metrics with prometheus or web", at))
+		if t.Judge != nil && t.Judge.Prometheus == nil {
+			errs = append(errs, fmt.Errorf("%s.judge: a judge compares the canary with stable from the per-version counters of Fledge's embedded proxy, which does not run on Kubernetes: give it judge.prometheus to read them from Prometheus (examples/kubernetes/analysis/judge-*.yaml), or use metrics with prometheus or web", at))
 		}
 		for i, m := range t.Metrics {
 			id, err := provider.Kind(m.Provider)

@@ -57,10 +57,12 @@ func TestClusterSupportNamesWhatCannotMeasure(t *testing.T) {
 		used bool
 		want []string // parts of the error; none: no error
 	}{
-		"prometheus":     {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("ok", prom)}}, used: true},
-		"builtin":        {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("ok", prom), metric("rate", builtin)}}, used: true, want: []string{"spec.analysisTemplates[0].metrics[1].provider.builtin", `"rate"`, "embedded proxy"}},
-		"job":            {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("cmd", job)}}, used: true, want: []string{"metrics[0].provider.job", "local daemon"}},
-		"judge":          {tpl: v1alpha1.AnalysisTemplateSpec{Judge: &v1alpha1.Judge{}}, used: true, want: []string{"spec.analysisTemplates[0].judge", "embedded proxy"}},
+		"prometheus": {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("ok", prom)}}, used: true},
+		"builtin":    {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("ok", prom), metric("rate", builtin)}}, used: true, want: []string{"spec.analysisTemplates[0].metrics[1].provider.builtin", `"rate"`, "embedded proxy"}},
+		"job":        {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("cmd", job)}}, used: true, want: []string{"metrics[0].provider.job", "local daemon"}},
+		"judge":      {tpl: v1alpha1.AnalysisTemplateSpec{Judge: &v1alpha1.Judge{}}, used: true, want: []string{"spec.analysisTemplates[0].judge", "embedded proxy", "judge.prometheus"}},
+		"prometheus judge": {tpl: v1alpha1.AnalysisTemplateSpec{Judge: &v1alpha1.Judge{Prometheus: &v1alpha1.JudgePrometheus{
+			Address: "http://p", Requests: `requests_total{service="{{service}}"}`, Failures: `failures_total{service="{{service}}"}`}}}, used: true},
 		"unused builtin": {tpl: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{metric("rate", builtin)}}},
 	}
 	for name, tc := range tests {

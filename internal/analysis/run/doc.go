@@ -25,10 +25,13 @@
 //
 // A template's judge (v1alpha1.Judge) is evaluated on the same schedule
 // as a metric with its interval: each evaluation reads what the canary and
-// the stable revision did over the window since the last one, from the
+// the stable revision did over the window since the last one — from the
 // builtin provider's per-version counters and latency histograms
-// (builtin.Provider.Versions), and folds it into the evidence saved in the
-// run's status (analysis.JudgeWindow). A restored run's judge resumes from
+// (builtin.Provider.Versions), or, for a judge with a prometheus source,
+// from the prometheus provider's reading of its queries
+// (prometheus.Provider.JudgeVersions), the only source on Kubernetes — and
+// folds it into the evidence saved in the run's status
+// (analysis.JudgeWindow). A restored run's judge resumes from
 // that evidence; its first window after a restart starts when the run
 // resumed (the counters start again at zero, and the downtime is left out).
 // Observations carries each run's weight hold (analysis.Hold) and its

@@ -8,31 +8,43 @@ import (
 	"fledge.dev/fledge/internal/analysis"
 	"fledge.dev/fledge/internal/analysis/provider"
 	"fledge.dev/fledge/internal/analysis/provider/builtin"
+	"fledge.dev/fledge/internal/analysis/provider/prometheus"
 	"fledge.dev/fledge/internal/analysis/stats"
 	"fledge.dev/fledge/internal/metrics"
 )
 
 // windowReader reads what the canary and the stable revision did over the
-// same window: the builtin provider does, from the embedded proxy's
-// per-version counters and latency histograms.
+// same window, for one judge: the builtin provider from the embedded
+// proxy's per-version counters and latency histograms, the prometheus
+// provider from the judge's queries.
 type windowReader interface {
-	Versions(ctx context.Context, env provider.Env, route string) (canary, stable metrics.Counts, err error)
+	JudgeVersions(ctx context.Context, j v1alpha1.Judge, env provider.Env) (canary, stable metrics.Counts, err error)
 }
 
-// windowReader returns the reader the judges use: the builtin provider,
-// shared with the builtin metrics.
-func (m *Manager) windowReader() (windowReader, error) {
-	p := m.providers[builtin.ID]
+// judgeSource is the provider a judge reads its windows from: Prometheus
+// when the judge names one, otherwise the embedded proxy's counters.
+func judgeSource(j v1alpha1.Judge) string {
+	if j.Prometheus != nil {
+		return prometheus.ID
+	}
+	return builtin.ID
+}
+
+// windowReader returns the reader judge j uses, shared with the metrics of
+// the same provider.
+func (m *Manager) windowReader(j v1alpha1.Judge) (windowReader, error) {
+	id := judgeSource(j)
+	p := m.providers[id]
 	if p == nil {
 		var err error
-		if p, err = provider.New(builtin.ID, m.cfg.Deps); err != nil {
+		if p, err = provider.New(id, m.cfg.Deps); err != nil {
 			return nil, err
 		}
-		m.providers[builtin.ID] = p
+		m.providers[id] = p
 	}
 	w, ok := p.(windowReader)
 	if !ok {
-		return nil, fmt.Errorf("the %s provider cannot read the versions' counters", builtin.ID)
+		return nil, fmt.Errorf("the %s provider cannot read the versions' counters", id)
 	}
 	return w, nil
 }
@@ -52,7 +64,7 @@ func (m *Manager) judge(ctx context.Context, w windowReader, j v1alpha1.Judge, p
 	if w == nil {
 		err = fmt.Errorf("judge %q: no counters to read", j.Name)
 	} else {
-		win.Canary, win.Stable, err = w.Versions(ctx, env, j.Route)
+		win.Canary, win.Stable, err = w.JudgeVersions(ctx, j, env)
 	}
 	return analysis.JudgeWindow(j, prev, win, err, env.Now, m.cfg.Clock())
 }

@@ -120,7 +120,7 @@ func (m *Manager) measure(ctx context.Context, j job) {
 		env.WindowStart = t.resumedAt
 	}
 	env.Now = now
-	p, windows, prev := t.providers[e.Metric.Name], t.windows, run.Status.MetricResults[j.metric].Judge
+	p, windows, prev := t.providers[e.Metric.Name], t.windows[e.Metric.Name], run.Status.MetricResults[j.metric].Judge
 	m.mu.Unlock()
 
 	var ms v1alpha1.Measurement

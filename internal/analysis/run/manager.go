@@ -87,8 +87,8 @@ type tracked struct {
 	env provider.Env // without the window
 	// providers measure each metric, by metric name.
 	providers map[string]provider.Provider
-	// windows reads the traffic the judges judge; nil without judges.
-	windows windowReader
+	// windows read the traffic the judges judge, by judge name.
+	windows map[string]windowReader
 	listed  bool
 	// resumedAt is when a run restored from the store resumed. What a
 	// provider counted before a restart may be gone (the builtin counters
@@ -215,12 +215,13 @@ func (m *Manager) prepare(t *tracked) error {
 		}
 		t.providers[metric.Name] = p
 	}
-	if len(t.run.Spec.Judges) > 0 {
-		w, err := m.windowReader()
+	t.windows = map[string]windowReader{}
+	for _, j := range t.run.Spec.Judges {
+		w, err := m.windowReader(j)
 		if err != nil {
-			return fmt.Errorf("judge %q: %w", t.run.Spec.Judges[0].Name, err)
+			return fmt.Errorf("judge %q: %w", j.Name, err)
 		}
-		t.windows = w
+		t.windows[j.Name] = w
 	}
 	args := map[string]string{}
 	for _, a := range t.run.Spec.Args {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/analysis/provider"
 	"fledge.dev/fledge/internal/metrics"
 )
@@ -35,4 +36,9 @@ func (p *Provider) Versions(ctx context.Context, env provider.Env, route string)
 		return c
 	}
 	return of(env.CanaryRevision), of(env.StableRevision), nil
+}
+
+// JudgeVersions is Versions for judge j: its route restricts the window.
+func (p *Provider) JudgeVersions(ctx context.Context, j v1alpha1.Judge, env provider.Env) (canary, stable metrics.Counts, err error) {
+	return p.Versions(ctx, env, j.Route)
 }

@@ -29,6 +29,15 @@
 // measurement is Error, which the analysis never counts as a success.
 // Prometheus' warnings are appended to the measurement's message.
 //
+// The canary judge (v1alpha1.JudgePrometheus) reads its windows here too:
+// JudgeVersions runs the judge's three queries per version (requests,
+// failures, latency buckets; {{service}} and the other placeholders filled
+// in per version) at the end and the start of the window, and the window's
+// counts are how much each series grew between the two readings, a series
+// that went down counting from zero (a reset). The latency buckets are
+// placed on the judge's histogram grid (metrics.Buckets); counters.go says
+// how, and how a fixed threshold is rounded.
+//
 // Note for templates written for Argo Rollouts: Argo hands conditions a
 // list even for a single series (`result[0] >= 0.95`); here one series is a
 // number (`result >= 0.95`), as with every other provider.

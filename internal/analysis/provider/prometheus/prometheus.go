@@ -31,6 +31,8 @@ type Provider struct {
 	// verified and insecure share connections between measurements;
 	// insecure skips the TLS verification (PrometheusMetric.Insecure).
 	verified, insecure *http.Client
+	// readings are the judges' last readings (JudgeVersions).
+	readings readings
 }
 
 var _ provider.Provider = (*Provider)(nil)
