@@ -214,6 +214,7 @@ func (c *Control) Events(ctx context.Context, name string) ([]store.Event, error
 	if err != nil {
 		return nil, err
 	}
+	recordedOrder(list.Items)
 	var out []store.Event
 	for _, e := range list.Items {
 		if e.InvolvedObject.Kind != v1alpha1.KindRollout || e.InvolvedObject.Name != name {
@@ -221,8 +222,23 @@ func (c *Control) Events(ctx context.Context, name string) ([]store.Event, error
 		}
 		out = append(out, store.Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: e.Message, Actor: "fledge"})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
+}
+
+// recordedOrder sorts Events oldest first. Their timestamps are whole
+// seconds, so the Events of one reconcile tie, and the cache lists them in
+// no particular order: the page would show them shuffled, differently at
+// each redraw. client-go's recorder names an Event <object>.<hex
+// nanoseconds when recorded>, so among ties the name is the order they
+// were recorded in (and, whatever the names, one order that stays put).
+func recordedOrder(events []corev1.Event) {
+	sort.SliceStable(events, func(i, j int) bool {
+		ti, tj := eventTime(events[i]), eventTime(events[j])
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return events[i].Name < events[j].Name
+	})
 }
 
 // notWatched says a kind could not be watched (its CRD is missing, or the
