@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,6 +35,9 @@ func (v *validator) canary(p path, c *CanaryStrategy, kube bool) {
 	}
 	for i := range c.Steps {
 		v.step(p.field("steps").index(i), &c.Steps[i])
+		if m := c.Steps[i].SetMirrorRoute; m != nil && kube && c.TrafficRouting != nil {
+			v.mirrorSupport(p.field("steps").index(i).field("setMirrorRoute"), m, c.TrafficRouting)
+		}
 	}
 	if a := c.Analysis; a != nil {
 		ap := p.field("analysis")
@@ -228,6 +232,38 @@ func (v *validator) mirrorRoute(p path, r *SetMirrorRoute) {
 			v.headerName(hp, k)
 			sm := m.Headers[k]
 			v.stringMatch(hp, &sm)
+		}
+	}
+}
+
+// gatewayMethods are the methods a Gateway API HTTPRoute can match.
+var gatewayMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+
+// gatewayRuleName is what Gateway API allows as an HTTPRoute rule's name.
+var gatewayRuleName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// mirrorSupport refuses a mirror route the Kubernetes router cannot
+// express (the embedded proxy and istio express them all), so that the
+// rollout does not wait on a step no router will ever apply.
+func (v *validator) mirrorSupport(p path, r *SetMirrorRoute, t *TrafficRouting) {
+	switch {
+	case t.NGINX != nil:
+		v.addf(p, "the nginx router cannot mirror: ingress-nginx reads mirror-target only on the main Ingress "+
+			"(a canary Ingress's other annotations are ignored), so Fledge would have to edit your Ingress, "+
+			"and it copies every request, with no percentage and no match; use gatewayAPI or istio")
+	case t.GatewayAPI != nil:
+		if n := "fledge-mirror-" + r.Name; r.Name != "" && (len(n) > 253 || !gatewayRuleName.MatchString(n)) {
+			v.addf(p.field("name"), "the gatewayAPI router names its HTTPRoute rule %q, which Gateway API refuses: "+
+				"use lowercase letters, digits, '-' and '.'", n)
+		}
+		for i, m := range r.Match {
+			switch mp := p.field("match").index(i).field("method"); {
+			case m.Method == nil:
+			case m.Method.Exact == "":
+				v.addf(mp, "the gatewayAPI router matches a method exactly (Gateway API has no method prefix or regex): use exact")
+			case !slices.Contains(gatewayMethods, m.Method.Exact):
+				v.addf(mp.field("exact"), "Gateway API matches only %s, got %q", orList(gatewayMethods, "or"), m.Method.Exact)
+			}
 		}
 	}
 }

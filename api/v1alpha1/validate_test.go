@@ -462,3 +462,66 @@ func TestValidateNil(t *testing.T) {
 		t.Error("empty AnalysisTemplate accepted")
 	}
 }
+
+// TestValidateMirrorRouteSupport checks that a setMirrorRoute the chosen
+// Kubernetes router cannot express is refused with its path and why, and
+// that what it can express passes.
+func TestValidateMirrorRouteSupport(t *testing.T) {
+	mirror := func(router TrafficRouting, m SetMirrorRoute) func(r *Rollout) {
+		return func(r *Rollout) {
+			r.Spec.Template, r.Spec.WorkloadRef = nil, &WorkloadRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+			canaryOf(r).TrafficRouting = &router
+			canaryOf(r).Steps[3] = CanaryStep{SetMirrorRoute: &m}
+		}
+	}
+	nginx := TrafficRouting{NGINX: &NGINXRouting{StableIngress: "web"}}
+	gw := TrafficRouting{GatewayAPI: &GatewayAPIRouting{HTTPRoute: "web"}}
+	istio := TrafficRouting{Istio: &IstioRouting{VirtualService: IstioVirtualService{Name: "web"}}}
+	reads := SetMirrorRoute{Name: "reads", Percentage: i32(50), Match: []RouteMatch{{
+		Method: &StringMatch{Exact: "GET"}, Path: &StringMatch{Prefix: "/api/"},
+		Headers: map[string]StringMatch{"X-Tenant": {Regex: "a|b"}}}}}
+	rejects := map[string]struct {
+		mutate func(r *Rollout)
+		want   string
+	}{
+		"nginx": {mutate: mirror(nginx, reads),
+			want: steps + "[3].setMirrorRoute: the nginx router cannot mirror: ingress-nginx reads mirror-target only on the main Ingress " +
+				"(a canary Ingress's other annotations are ignored), so Fledge would have to edit your Ingress, " +
+				"and it copies every request, with no percentage and no match; use gatewayAPI or istio"},
+		"nginx, every request": {mutate: mirror(nginx, SetMirrorRoute{Name: "all", Percentage: i32(100)}),
+			want: steps + "[3].setMirrorRoute: the nginx router cannot mirror: ingress-nginx reads mirror-target only on the main Ingress " +
+				"(a canary Ingress's other annotations are ignored), so Fledge would have to edit your Ingress, " +
+				"and it copies every request, with no percentage and no match; use gatewayAPI or istio"},
+		"gatewayAPI method prefix": {mutate: mirror(gw, SetMirrorRoute{Name: "reads", Match: []RouteMatch{{Method: &StringMatch{Prefix: "G"}}}}),
+			want: steps + "[3].setMirrorRoute.match[0].method: the gatewayAPI router matches a method exactly (Gateway API has no method prefix or regex): use exact"},
+		"gatewayAPI unknown method": {mutate: mirror(gw, SetMirrorRoute{Name: "reads", Match: []RouteMatch{{Method: &StringMatch{Exact: "PURGE"}}}}),
+			want: steps + `[3].setMirrorRoute.match[0].method.exact: Gateway API matches only GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE or PATCH, got "PURGE"`},
+		"gatewayAPI rule name": {mutate: mirror(gw, SetMirrorRoute{Name: "Reads", Percentage: i32(10)}),
+			want: steps + `[3].setMirrorRoute.name: the gatewayAPI router names its HTTPRoute rule "fledge-mirror-Reads", which Gateway API refuses: use lowercase letters, digits, '-' and '.'`},
+	}
+	for name, tc := range rejects {
+		t.Run(name, func(t *testing.T) {
+			r := base(t, "example.yaml")
+			tc.mutate(r)
+			err := r.Validate()
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+	accepts := map[string]func(r *Rollout){
+		"gatewayAPI":             mirror(gw, reads),
+		"gatewayAPI, a removal":  mirror(gw, SetMirrorRoute{Name: "reads"}),
+		"istio":                  mirror(istio, reads),
+		"istio, method by regex": mirror(istio, SetMirrorRoute{Name: "Writes", Match: []RouteMatch{{Method: &StringMatch{Regex: "POST|PUT"}}}}),
+	}
+	for name, mutate := range accepts {
+		t.Run(name, func(t *testing.T) {
+			r := base(t, "example.yaml")
+			mutate(r)
+			if err := r.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -75,18 +75,20 @@ func (r *Router) get(ctx context.Context) (*unstructured.Unstructured, error) {
 
 // SetWeights sets the weights in every rule that sends to the stable
 // Service (adding the canary backendRef where missing) and replaces
-// Fledge's header-route rules.
-func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error {
+// Fledge's rules: one per mirror route in front of the user's rules (a
+// copy of the first weighted rule, narrowed to the route's matches, with a
+// RequestMirror filter; in front, it wins the ties Gateway API breaks by
+// rule order), one per header route behind them.
+func (r *Router) SetWeights(ctx context.Context, c service.Canary) error {
 	u, err := r.get(ctx)
 	if err != nil {
 		return err
 	}
 	base := u.DeepCopy()
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
-	var out []any
-	var matches []any // the matches of the first weighted rule, for header routes
-	var port any      // and the port of its stable backendRef
-	found := false
+	var kept []any
+	var first map[string]any // the first weighted rule, which Fledge's rules narrow
+	var port any             // and the port of its stable backendRef
 	for _, rl := range rules {
 		rule, ok := rl.(map[string]any)
 		if !ok {
@@ -95,20 +97,32 @@ func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha
 		if name, _ := rule["name"].(string); strings.HasPrefix(name, rulePrefix) {
 			continue // replaced below
 		}
-		if ref := r.weigh(rule, weight); ref != nil {
-			if !found {
-				matches, _ = rule["matches"].([]any)
-				port = ref["port"]
-			}
-			found = true
+		if ref := r.weigh(rule, c.Weight); ref != nil && first == nil {
+			first, port = rule, ref["port"]
 		}
-		out = append(out, rule)
+		kept = append(kept, rule)
 	}
-	if !found {
+	if first == nil {
 		return fmt.Errorf("HTTPRoute %s has no rule with a backendRef to Service %s", r.route, r.stable)
 	}
-	for _, h := range headers {
-		out = append(out, r.headerRule(h, matches, port))
+	matches, _ := first["matches"].([]any)
+	var out []any
+	names := map[string]bool{}
+	for _, m := range c.Mirrors {
+		rule, err := r.mirrorRule(first, m, port)
+		if err != nil {
+			return fmt.Errorf("HTTPRoute %s: mirror route %q: %w", r.route, m.Name, err)
+		}
+		names[rule["name"].(string)] = true
+		out = append(out, rule)
+	}
+	out = append(out, kept...)
+	for _, h := range c.Headers {
+		rule := r.headerRule(h, matches, port)
+		if names[rule["name"].(string)] {
+			return fmt.Errorf("HTTPRoute %s: header route %q and a mirror route both need rule %s: rename one", r.route, h.Name, rule["name"])
+		}
+		out = append(out, rule)
 	}
 	if err := unstructured.SetNestedSlice(u.Object, out, "spec", "rules"); err != nil {
 		return err
@@ -117,14 +131,37 @@ func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	delete(ann, AnnotationHeaderRoutes)
-	if len(headers) > 0 {
-		b, _ := json.Marshal(headers)
-		ann[AnnotationHeaderRoutes] = string(b)
-	}
+	service.Annotate(ann, AnnotationHeaderRoutes, c.Headers)
+	service.Annotate(ann, service.AnnotationMirrorRoutes, c.Mirrors)
 	u.SetAnnotations(ann)
 	if err := r.c.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("set weights on HTTPRoute %s: %w", r.route, err)
+	}
+	return r.checkPercent(ctx, u, c)
+}
+
+// checkPercent withdraws the mirror rules when the HTTPRoute as stored (the
+// API server's answer to the patch) lost a mirror's percent: the standard
+// channel of Gateway API before v1.3 has no percent and its CRD prunes the
+// field, which would mirror every request instead of the share asked for.
+func (r *Router) checkPercent(ctx context.Context, stored *unstructured.Unstructured, c service.Canary) error {
+	rules, _, _ := unstructured.NestedSlice(stored.Object, "spec", "rules")
+	byName := map[string]map[string]any{}
+	for _, rl := range rules {
+		rule, _ := rl.(map[string]any)
+		if name, _ := rule["name"].(string); name != "" {
+			byName[name] = r.mirrorFilter(rule)
+		}
+	}
+	for _, m := range c.Mirrors {
+		if samePercent(byName[service.MirrorPrefix+m.Name], m) {
+			continue
+		}
+		if err := r.SetWeights(ctx, service.Canary{Weight: c.Weight, Headers: c.Headers}); err != nil {
+			return fmt.Errorf("withdraw the mirror rules of HTTPRoute %s: %w", r.route, err)
+		}
+		return fmt.Errorf("HTTPRoute %s: mirror route %q: the API server dropped requestMirror.percent "+
+			"(the standard channel of Gateway API before v1.3 has none): install Gateway API v1.3 or later, or mirror 100%%", r.route, m.Name)
 	}
 	return nil
 }
@@ -218,20 +255,26 @@ func stringMatch(m *v1alpha1.StringMatch) (string, string) {
 }
 
 // ObservedWeights reads the canary weight of the first rule that routes to
-// the stable Service, and the header routes whose rules are in place.
-func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error) {
+// the stable Service, and the header and mirror routes whose rules are in
+// place (a Fledge rule with a RequestMirror filter to the canary is a
+// mirror route's).
+func (r *Router) ObservedWeights(ctx context.Context) (service.Canary, error) {
 	u, err := r.get(ctx)
 	if err != nil {
-		return 0, nil, err
+		return service.Canary{}, err
 	}
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
 	var weight int32
 	found := false
-	names := map[string]bool{}
+	names, mirrors := map[string]bool{}, map[string]map[string]any{}
 	for _, rl := range rules {
 		rule, _ := rl.(map[string]any)
 		if name, _ := rule["name"].(string); strings.HasPrefix(name, rulePrefix) {
-			names[strings.TrimPrefix(name, rulePrefix)] = true
+			if f := r.mirrorFilter(rule); f != nil {
+				mirrors[name] = f
+			} else {
+				names[strings.TrimPrefix(name, rulePrefix)] = true
+			}
 			continue
 		}
 		if found {
@@ -271,5 +314,7 @@ func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHead
 			}
 		}
 	}
-	return weight, headers, nil
+	present := func(m v1alpha1.SetMirrorRoute) bool { return samePercent(mirrors[service.MirrorPrefix+m.Name], m) }
+	return service.Canary{Weight: weight, Headers: headers,
+		Mirrors: service.AppliedMirrors(u.GetAnnotations()[service.AnnotationMirrorRoutes], present)}, nil
 }

@@ -84,9 +84,12 @@ func (r *Router) selected(route map[string]any) bool {
 	return len(r.routes) == 0 || slices.Contains(r.routes, name)
 }
 
-// SetWeights sets the weights of the selected routes and replaces the
-// header routes in front of them.
-func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error {
+// SetWeights sets the weights of the selected routes and replaces Fledge's
+// routes in front of them (Istio takes the first route that matches): the
+// header routes first, then one per mirror route (a copy of the first
+// weighted route, narrowed to the mirror's matches, that mirrors to the
+// canary).
+func (r *Router) SetWeights(ctx context.Context, c service.Canary) error {
 	u, err := r.get(ctx)
 	if err != nil {
 		return err
@@ -94,15 +97,15 @@ func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha
 	base := u.DeepCopy()
 	routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
 	var kept []any
-	var stableDest map[string]any
+	var first, stableDest map[string]any // the first weighted route and its stable destination
 	for _, x := range routes {
 		route, _ := x.(map[string]any)
 		if name, _ := route["name"].(string); strings.HasPrefix(name, routePrefix) {
 			continue
 		}
 		if r.selected(route) {
-			if d := r.weigh(route, weight); d != nil && stableDest == nil {
-				stableDest = d
+			if d := r.weigh(route, c.Weight); d != nil && stableDest == nil {
+				first, stableDest = route, d
 			}
 		}
 		kept = append(kept, route)
@@ -111,8 +114,20 @@ func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha
 		return fmt.Errorf("VirtualService %s has no selected HTTP route with a destination to %s", r.vs, r.stable)
 	}
 	var out []any
-	for _, h := range headers {
+	for _, h := range c.Headers {
 		out = append(out, r.headerRoute(h, stableDest))
+	}
+	for _, m := range c.Mirrors {
+		route, err := r.mirrorRoute(first, stableDest, m)
+		if err != nil {
+			return fmt.Errorf("VirtualService %s: mirror route %q: %w", r.vs, m.Name, err)
+		}
+		for _, h := range out {
+			if h.(map[string]any)["name"] == route["name"] {
+				return fmt.Errorf("VirtualService %s: mirror route %q and a header route both need route %s: rename one", r.vs, m.Name, route["name"])
+			}
+		}
+		out = append(out, route)
 	}
 	out = append(out, kept...)
 	if err := unstructured.SetNestedSlice(u.Object, out, "spec", "http"); err != nil {
@@ -122,11 +137,8 @@ func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	delete(ann, AnnotationHeaderRoutes)
-	if len(headers) > 0 {
-		b, _ := json.Marshal(headers)
-		ann[AnnotationHeaderRoutes] = string(b)
-	}
+	service.Annotate(ann, AnnotationHeaderRoutes, c.Headers)
+	service.Annotate(ann, service.AnnotationMirrorRoutes, c.Mirrors)
 	u.SetAnnotations(ann)
 	if err := r.c.Patch(ctx, u, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("set weights on VirtualService %s: %w", r.vs, err)
@@ -205,20 +217,25 @@ func stringMatch(m *v1alpha1.StringMatch) map[string]any {
 }
 
 // ObservedWeights reads the canary weight of the first selected route and
-// the header routes in place.
-func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error) {
+// the header and mirror routes in place (a Fledge route that mirrors to
+// the canary is a mirror route's).
+func (r *Router) ObservedWeights(ctx context.Context) (service.Canary, error) {
 	u, err := r.get(ctx)
 	if err != nil {
-		return 0, nil, err
+		return service.Canary{}, err
 	}
 	routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
-	names := map[string]bool{}
+	names, mirrors := map[string]bool{}, map[string]bool{}
 	var weight int32
 	found := false
 	for _, x := range routes {
 		route, _ := x.(map[string]any)
 		if name, _ := route["name"].(string); strings.HasPrefix(name, routePrefix) {
-			names[strings.TrimPrefix(name, routePrefix)] = true
+			if r.mirrors(route) {
+				mirrors[name] = true
+			} else {
+				names[strings.TrimPrefix(name, routePrefix)] = true
+			}
 			continue
 		}
 		if found || !r.selected(route) {
@@ -255,5 +272,7 @@ func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHead
 			}
 		}
 	}
-	return weight, headers, nil
+	present := func(m v1alpha1.SetMirrorRoute) bool { return mirrors[service.MirrorPrefix+m.Name] }
+	return service.Canary{Weight: weight, Headers: headers,
+		Mirrors: service.AppliedMirrors(u.GetAnnotations()[service.AnnotationMirrorRoutes], present)}, nil
 }

@@ -6,4 +6,6 @@
 // ingress-nginx allows one header and one cookie per canary Ingress, so a
 // header route may hold at most one of each; a cookie route sends the
 // cookie's value "always" to the canary, as ingress-nginx defines it.
+// Mirror routes are refused (validation says why): ingress-nginx reads
+// mirror-target only on the main Ingress, with no percentage and no match.
 package nginx

@@ -3,6 +3,7 @@ package nginx
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -68,9 +69,18 @@ func (r *Router) Observed(ctx context.Context) (rollout.Traffic, error) {
 	return service.Observe(ctx, r.c, r.ro, r)
 }
 
+// ErrNoMirror says why this router refuses mirror routes (validation
+// refuses them first; this guards a spec that skipped it).
+var ErrNoMirror = errors.New("the nginx router cannot mirror requests: ingress-nginx reads mirror-target only on the user's Ingress " +
+	"(a canary Ingress's other annotations are ignored), for every request, with no percentage and no match: use gatewayAPI or istio")
+
 // SetWeights writes the canary Ingress from the user's: its rules with the
 // canary Service as backend, and the annotations for weight and headers.
-func (r *Router) SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error {
+func (r *Router) SetWeights(ctx context.Context, c service.Canary) error {
+	if len(c.Mirrors) > 0 {
+		return fmt.Errorf("mirror route %q: %w", c.Mirrors[0].Name, ErrNoMirror)
+	}
+	weight, headers := c.Weight, c.Headers
 	ann, err := annotations(weight, headers)
 	if err != nil {
 		return err
@@ -166,22 +176,22 @@ func annotations(weight int32, headers []v1alpha1.SetHeaderRoute) (map[string]st
 }
 
 // ObservedWeights reads the canary Ingress's weight and header routes; no
-// canary Ingress sends nothing to the canary.
-func (r *Router) ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error) {
+// canary Ingress sends nothing to the canary. It never mirrors.
+func (r *Router) ObservedWeights(ctx context.Context) (service.Canary, error) {
 	var in networkingv1.Ingress
 	err := r.c.Get(ctx, types.NamespacedName{Namespace: r.stable.Namespace, Name: r.CanaryName()}, &in)
 	if apierrors.IsNotFound(err) {
-		return 0, nil, nil
+		return service.Canary{}, nil
 	} else if err != nil {
-		return 0, nil, fmt.Errorf("read Ingress %s/%s: %w", r.stable.Namespace, r.CanaryName(), err)
+		return service.Canary{}, fmt.Errorf("read Ingress %s/%s: %w", r.stable.Namespace, r.CanaryName(), err)
 	}
 	if in.Annotations[AnnCanary] != "true" {
-		return 0, nil, nil
+		return service.Canary{}, nil
 	}
 	w, _ := strconv.Atoi(in.Annotations[AnnWeight])
 	var headers []v1alpha1.SetHeaderRoute
 	if s := in.Annotations[AnnHeaderRoutes]; s != "" {
 		_ = json.Unmarshal([]byte(s), &headers)
 	}
-	return int32(w), headers, nil
+	return service.Canary{Weight: int32(w), Headers: headers}, nil
 }

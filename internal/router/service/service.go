@@ -21,18 +21,29 @@ const (
 func StableName(ro *v1alpha1.Rollout) string { return ro.Name + "-stable" }
 func CanaryName(ro *v1alpha1.Rollout) string { return ro.Name + "-canary" }
 
-// Weights is the router-specific half of a Kubernetes router: the share of
-// traffic and the header routes it sends to <rollout>-canary. The revisions
-// behind the two Services are this package's half.
+// Canary is what a router sends to <rollout>-canary, beside the revisions
+// the Services select: a share of the traffic, the requests of header
+// routes, and copies of the requests of mirror routes.
+type Canary struct {
+	Weight  int32
+	Headers []v1alpha1.SetHeaderRoute
+	Mirrors []v1alpha1.SetMirrorRoute
+}
+
+// Weights is the router-specific half of a Kubernetes router: what it
+// sends to <rollout>-canary. The revisions behind the two Services are this
+// package's half. ObservedWeights must read back exactly what SetWeights
+// applied (routes in the order given), since the engine compares them.
 type Weights interface {
-	SetWeights(ctx context.Context, weight int32, headers []v1alpha1.SetHeaderRoute) error
-	ObservedWeights(ctx context.Context) (int32, []v1alpha1.SetHeaderRoute, error)
+	SetWeights(ctx context.Context, c Canary) error
+	ObservedWeights(ctx context.Context) (Canary, error)
 }
 
 // Route applies t through w: when the canary Service must select another
-// revision while it takes traffic, its traffic is withdrawn first, so that
-// no request reaches a revision the engine did not weigh; then both Services
-// are pointed at their revisions, then the weights are set.
+// revision while it takes traffic, its traffic (and any copy of it) is
+// withdrawn first, so that no request reaches a revision the engine did
+// not weigh; then both Services are pointed at their revisions, then the
+// weights and routes are set.
 func Route(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights, t rollout.Traffic) error {
 	canary := t.Canary
 	if canary == "" {
@@ -43,7 +54,7 @@ func Route(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights
 		return err
 	}
 	if canary != "" && canary != current {
-		if err := w.SetWeights(ctx, 0, nil); err != nil {
+		if err := w.SetWeights(ctx, Canary{}); err != nil {
 			return fmt.Errorf("withdraw traffic from canary revision %s: %w", current, err)
 		}
 	}
@@ -53,21 +64,21 @@ func Route(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights
 	if err := Select(ctx, c, ro, CanaryName(ro), canary); err != nil {
 		return err
 	}
-	return w.SetWeights(ctx, t.CanaryWeight, t.HeaderRoutes)
+	return w.SetWeights(ctx, Canary{Weight: t.CanaryWeight, Headers: t.HeaderRoutes, Mirrors: t.MirrorRoutes})
 }
 
-// Observe reads back the traffic: the revisions the Services select and the
-// weights w enforces.
+// Observe reads back the traffic: the revisions the Services select and
+// what w sends to the canary.
 func Observe(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, w Weights) (rollout.Traffic, error) {
 	stable, canary, err := Revisions(ctx, c, ro)
 	if err != nil {
 		return rollout.Traffic{}, err
 	}
-	weight, headers, err := w.ObservedWeights(ctx)
+	cw, err := w.ObservedWeights(ctx)
 	if err != nil {
 		return rollout.Traffic{}, err
 	}
-	t := rollout.Traffic{Stable: stable, Canary: canary, CanaryWeight: weight, HeaderRoutes: headers}
+	t := rollout.Traffic{Stable: stable, Canary: canary, CanaryWeight: cw.Weight, HeaderRoutes: cw.Headers, MirrorRoutes: cw.Mirrors}
 	if ro.Spec.Strategy.BlueGreen != nil {
 		t.Preview = canary // the canary Service is blue-green's preview; a canary's takes only its weight
 	}
