@@ -106,6 +106,14 @@ type RolloutSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	AnalysisTemplates []NamedAnalysisTemplate `json:"analysisTemplates,omitempty"`
+
+	// Notifications send what happens to this rollout (started, steps,
+	// pauses, failed analyses, aborts, promotions) to webhooks or Slack, in
+	// addition to the --notify-* flags' receivers. See docs/notifications.md.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Notifications []Notification `json:"notifications,omitempty"`
 }
 
 // WorkloadRef refers to the workload that holds the pod template (Kubernetes mode).

@@ -146,6 +146,7 @@ func (v *validator) rolloutSpec(p path, s *RolloutSpec) {
 	}
 	v.strategy(p.field("strategy"), s)
 	v.namedTemplates(p.field("analysisTemplates"), s.AnalysisTemplates)
+	v.notifications(p.field("notifications"), s)
 }
 
 // workload checks that exactly one of template and workloadRef says what

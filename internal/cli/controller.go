@@ -16,6 +16,7 @@ func init() { register(newControllerCmd) }
 // newControllerCmd runs the Kubernetes controller (in or out of cluster).
 func newControllerCmd(o *Options) *cobra.Command {
 	var co controller.Options
+	var nf notifyFlags
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the Kubernetes controller: drive Rollouts with a workloadRef through a cluster's routers",
@@ -26,7 +27,14 @@ func newControllerCmd(o *Options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
 			_ = level.UnmarshalText([]byte(o.LogLevel))
-			ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			handler := slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})
+			ctrl.SetLogger(logr.FromSlogHandler(handler))
+			// Bad flags stop the controller before it connects anywhere.
+			n, err := nf.notifier(slog.New(handler).With("logger", "notify"))
+			if err != nil {
+				return err
+			}
+			co.Notifier = n
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return controller.Run(ctx, co)
@@ -39,5 +47,6 @@ func newControllerCmd(o *Options) *cobra.Command {
 	f.StringVar(&co.LeaderElectionNamespace, "leader-election-namespace", "default", "namespace of the Lease (in cluster: the controller's)")
 	f.StringVar(&co.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	f.StringVar(&co.ProbeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz; 0 disables them")
+	nf.register(f)
 	return cmd
 }

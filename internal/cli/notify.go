@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/notify"
 	"fledge.dev/fledge/internal/runner"
+	"fledge.dev/fledge/internal/runner/store"
 	"fledge.dev/fledge/internal/server"
 	"github.com/spf13/pflag"
 )
@@ -27,13 +30,14 @@ func (f *notifyFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.events, "notify-events", names, "the events to notify: "+strings.Join(names, ","))
 }
 
-// notifier builds the notifier the flags ask for; nil when they name no
-// sink. URLs may hold secrets: errors and logs show their scheme and host.
+// notifier builds the notifier the flags ask for. It is there even when
+// they name no sink: a rollout may name its own (spec.notifications). URLs
+// may hold secrets: errors and logs show their scheme and host.
 func (f *notifyFlags) notifier(log *slog.Logger) (*notify.Notifier, error) {
-	if f == nil || len(f.webhooks)+len(f.slacks) == 0 {
-		return nil, nil
-	}
 	cfg := notify.Config{Logger: log}
+	if f == nil || len(f.webhooks)+len(f.slacks) == 0 {
+		return notify.New(cfg)
+	}
 	for _, u := range f.webhooks {
 		cfg.Sinks = append(cfg.Sinks, notify.Sink{Kind: notify.Webhook, URL: u})
 	}
@@ -58,13 +62,30 @@ func (f *notifyFlags) notifier(log *slog.Logger) (*notify.Notifier, error) {
 }
 
 // observers feed the daemon's decisions to the metrics recorder and, if
-// set, the notifier.
-func observers(rec *server.Recorder, n *notify.Notifier) []runner.Observer {
+// set, the notifier: the flags' sinks and the rollout's own, read from st.
+func observers(rec *server.Recorder, n *notify.Notifier, st *store.Store, log *slog.Logger) []runner.Observer {
 	out := []runner.Observer{runner.ObserverFunc(func(p runner.Pass) { rec.Record(p.Rollout, p.Events, p.Took) })}
 	if n != nil {
-		out = append(out, runner.ObserverFunc(func(p runner.Pass) {
-			n.Notify(notify.Change{Rollout: p.Rollout, Previous: p.Previous, Status: p.Status, Events: p.Events, Time: time.Now()})
-		}))
+		out = append(out, runner.ObserverFunc(func(p runner.Pass) { notifyPass(n, st, log, p) }))
 	}
 	return out
+}
+
+// notifyPass queues the notifications of one pass. The rollout's own
+// settings are read from the store (which the pass has just written) only
+// when the pass has something to tell: most passes change nothing.
+func notifyPass(n *notify.Notifier, st *store.Store, log *slog.Logger, p runner.Pass) {
+	c := notify.Change{Rollout: p.Rollout, Previous: p.Previous, Status: p.Status, Events: p.Events, Time: time.Now()}
+	if len(notify.Messages(c)) == 0 {
+		return
+	}
+	var own []v1alpha1.Notification
+	if ro, err := st.Rollout(p.Rollout); err != nil {
+		log.Warn("cannot read the rollout's own notifications; sending the flags' only", "rollout", p.Rollout, "err", err)
+	} else {
+		own = ro.Spec.Notifications
+	}
+	if err := n.NotifyRollout(context.Background(), c, own, nil); err != nil {
+		log.Warn("notification not sent", "rollout", p.Rollout, "err", err)
+	}
 }

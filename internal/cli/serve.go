@@ -107,7 +107,8 @@ type host struct {
 	daemon *runner.Daemon
 	api    *server.Server
 	dash   *dashboard.Dashboard
-	// notifier is nil when no notification sink is set.
+	// notifier sends the --notify-* flags' notifications and the rollouts'
+	// own (spec.notifications).
 	notifier *notify.Notifier
 }
 
@@ -136,7 +137,7 @@ func (o *Options) newHost(addr string, log *slog.Logger, nf *notifyFlags) (*host
 	}
 	reg := metrics.New()
 	rec := server.NewRecorder()
-	d, err := runner.NewDaemon(runner.Config{StateDir: dir, Store: st, Metrics: reg, Logger: log, Observers: observers(rec, notifier)})
+	d, err := runner.NewDaemon(runner.Config{StateDir: dir, Store: st, Metrics: reg, Logger: log, Observers: observers(rec, notifier, st, log)})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/notify"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,6 +43,9 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// Notifier sends every Rollout's notifications to its sinks (the
+	// --notify-* flags'), besides each Rollout's own; nil: only those.
+	Notifier *notify.Notifier
 }
 
 // Scheme holds the kinds the controller reads and writes.
@@ -95,7 +99,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := Setup(mgr); err != nil {
+	if err := Setup(mgr, WithNotifier(o.Notifier)); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
@@ -105,7 +109,7 @@ func Run(ctx context.Context, o Options) error {
 // Deployments it owns, the Deployments and analysis templates Rollouts
 // refer to, and the verdicts of their analysis runs, which the Analyses
 // runnable (the leader's only) measures.
-func Setup(mgr manager.Manager) error {
+func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	if err := addIndexes(context.Background(), mgr); err != nil {
 		return fmt.Errorf("index the Rollouts: %w", err)
 	}
@@ -119,7 +123,14 @@ func Setup(mgr manager.Manager) error {
 	if err := mgr.Add(gates); err != nil {
 		return err
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an, Gates: gates}
+	notes, err := NewNotifications(mgr.GetAPIReader(), events, mgr.GetLogger().WithName("notify"), opts...)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(notes); err != nil {
+		return err
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an, Gates: gates, Notifications: notes}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.Deployment{}).

@@ -43,6 +43,8 @@ type Reconciler struct {
 	Analyses *Analyses
 	// Gates calls the webhook gates the decisions wait on.
 	Gates *Gates
+	// Notifications tells what each persisted decision did (nil: nothing).
+	Notifications *Notifications
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -85,6 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	r.Notifications.decided(ctx, spec, ro.Status, dec, r.now()) // spec holds the status decided from
 	if err := r.apply(ctx, spec, w, dec); err != nil {
 		r.Events.Eventf(&ro, "Warning", "ApplyFailed", "%v", err)
 		return ctrl.Result{}, err

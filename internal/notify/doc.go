@@ -11,6 +11,12 @@
 // that a slow or dead receiver never holds a rollout up: Notify never
 // blocks and never does I/O.
 //
+// Besides the sinks the flags configure for every rollout, a rollout may
+// name its own (spec.notifications, rollout.go): NotifyRollout sends to
+// both, reading a URL kept in a Kubernetes Secret through the edge's
+// SecretReader only when there is something to send. Those sinks are
+// pooled by URL, started on first use and stopped once idle.
+//
 // Sink URLs often carry a secret (Slack's path is one): the package logs
 // and labels a sink by its scheme and host only. docs/notifications.md
 // documents the payloads.

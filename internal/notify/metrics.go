@@ -3,6 +3,7 @@ package notify
 import (
 	"cmp"
 	"io"
+	"maps"
 	"slices"
 
 	"fledge.dev/fledge/internal/metrics"
@@ -21,23 +22,33 @@ type Stats struct {
 	Queued int
 }
 
-// Stats returns the counts of every sink, those of sinks with the same
-// kind and target added up, sorted.
+// Stats returns the counts of every sink, the rollouts' own included (and
+// those stopped when idle), those of sinks with the same kind and target
+// added up, sorted.
 func (n *Notifier) Stats() []Stats {
 	byTarget := map[[2]string]*Stats{}
 	var out []*Stats
-	for _, s := range n.sinks {
-		key := [2]string{string(s.Kind), Redact(s.URL)}
+	add := func(kind Kind, target string, sent, failed, dropped uint64, queued int) {
+		key := [2]string{string(kind), target}
 		st := byTarget[key]
 		if st == nil {
-			st = &Stats{Kind: s.Kind, Target: key[1]}
+			st = &Stats{Kind: kind, Target: target}
 			byTarget[key] = st
 			out = append(out, st)
 		}
-		st.Sent += s.sent.Load()
-		st.Failed += s.failed.Load()
-		st.Dropped += s.dropped.Load()
-		st.Queued += s.queued()
+		st.Sent += sent
+		st.Failed += failed
+		st.Dropped += dropped
+		st.Queued += queued
+	}
+	n.mu.Lock()
+	sinks := slices.Concat(n.sinks, slices.Collect(maps.Values(n.pool)))
+	for _, r := range n.retired {
+		add(r.Kind, r.Target, r.Sent, r.Failed, r.Dropped, 0)
+	}
+	n.mu.Unlock()
+	for _, s := range sinks {
+		add(s.Kind, Redact(s.URL), s.sent.Load(), s.failed.Load(), s.dropped.Load(), s.queued())
 	}
 	slices.SortFunc(out, func(a, b *Stats) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Target, b.Target)) })
 	res := make([]Stats, len(out))

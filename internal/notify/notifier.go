@@ -33,6 +33,10 @@ type Config struct {
 	Backoff, MaxBackoff time.Duration
 	// Timeout bounds one attempt (default 10s).
 	Timeout time.Duration
+	// IdleTimeout is how long a rollout's own sink (NotifyRollout) stays
+	// without a message before its sender stops and its queue is freed
+	// (default 10m); the next message starts it again.
+	IdleTimeout time.Duration
 	// Client sends the requests; default: one that follows no redirect.
 	Client *http.Client
 	Logger *slog.Logger
@@ -44,6 +48,16 @@ type Notifier struct {
 	log    *slog.Logger
 	sinks  []*sink
 	events map[Event]bool
+
+	// The rollouts' own sinks (spec.notifications) come and go with the
+	// specs: pooled by kind and URL, each sender started on first use and
+	// stopped once idle (rollout.go).
+	mu      sync.Mutex
+	ctx     context.Context // set by Start; nil before
+	stopped bool            // Start returned: nothing more is started
+	wg      sync.WaitGroup
+	pool    map[Sink]*sink
+	retired map[[2]string]*Stats // the counts of stopped pooled sinks, by kind and target
 }
 
 // sink is a Sink with its queue and counts.
@@ -54,6 +68,9 @@ type sink struct {
 	mu    sync.Mutex
 	queue []Message
 	wake  chan struct{}
+	// running is set once a pooled sink's sender is started (under the
+	// Notifier's mu).
+	running bool
 
 	sent, failed, dropped atomic.Uint64
 }
@@ -73,7 +90,8 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{cfg: cfg, log: cfg.Logger, events: map[Event]bool{}}
+	cfg.IdleTimeout = cmpOr(cfg.IdleTimeout, 10*time.Minute)
+	n := &Notifier{cfg: cfg, log: cfg.Logger, events: map[Event]bool{}, pool: map[Sink]*sink{}, retired: map[[2]string]*Stats{}}
 	var errs []error
 	for _, s := range cfg.Sinks {
 		if err := s.check(); err != nil {
@@ -160,6 +178,15 @@ func (s *sink) pop() (Message, bool) {
 	return m, true
 }
 
+// drain empties the queue and returns what it held.
+func (s *sink) drain() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
 func (s *sink) queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,30 +197,62 @@ func (s *sink) queued() int {
 // a slow receiver delays no other, until ctx is done; messages still queued
 // then are counted as dropped.
 func (n *Notifier) Start(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, s := range n.sinks {
-		wg.Go(func() { n.run(ctx, s) })
+	n.mu.Lock()
+	if n.ctx != nil {
+		n.mu.Unlock()
+		return errors.New("notifier: already started")
 	}
-	wg.Wait()
+	n.ctx = ctx
+	for _, s := range n.sinks {
+		n.wg.Go(func() { n.run(ctx, s, 0) })
+	}
+	for _, s := range n.pool {
+		n.startPooled(s)
+	}
+	n.mu.Unlock()
+	<-ctx.Done()
+	n.mu.Lock()
+	n.stopped = true // no sender starts after this: wg.Wait below sees them all
+	n.mu.Unlock()
+	n.wg.Wait()
 	return nil
 }
 
-func (n *Notifier) run(ctx context.Context, s *sink) {
+// run delivers s's messages until ctx is done or, when idle is set, s has
+// had nothing to send for that long and could be retired.
+func (n *Notifier) run(ctx context.Context, s *sink, idle time.Duration) {
 	for {
 		m, ok := s.pop()
 		if !ok {
-			select {
-			case <-ctx.Done():
+			if n.wait(ctx, s, idle) {
 				return
-			case <-s.wake:
-				continue
 			}
+			continue
 		}
 		if ctx.Err() != nil {
 			s.dropped.Add(uint64(1 + s.queued()))
 			return
 		}
 		n.deliver(ctx, s, m)
+	}
+}
+
+// wait waits for a message to s and tells whether its sender should end:
+// ctx is done, or s was idle for idle (when set) and is retired.
+func (n *Notifier) wait(ctx context.Context, s *sink, idle time.Duration) bool {
+	var idleC <-chan time.Time
+	if idle > 0 {
+		t := time.NewTimer(idle)
+		defer t.Stop()
+		idleC = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return true
+	case <-s.wake:
+		return false
+	case <-idleC:
+		return n.retire(s)
 	}
 }
 
