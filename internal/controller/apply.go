@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -56,7 +58,7 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, w *world, 
 	// Writing a split the router already enforces (read back fresh in
 	// gather) would cost a read and a write of the router's object per
 	// decision for nothing.
-	if !trafficApplied(dec.Traffic, w.input.Traffic) {
+	if !trafficApplied(ro, dec.Traffic, w.input.Traffic) {
 		if err := w.router.SetTraffic(ctx, dec.Traffic); err != nil {
 			return fmt.Errorf("apply traffic: %w", err)
 		}
@@ -250,19 +252,31 @@ func (r *Reconciler) ensureServices(ctx context.Context, ro *v1alpha1.Rollout, s
 	return nil
 }
 
-// trafficApplied tells whether the router already enforces want exactly,
-// every field compared (unlike sameTraffic): only then may applying it be
-// skipped. An empty list equals none.
-func trafficApplied(want, have rollout.Traffic) bool {
-	for _, t := range []*rollout.Traffic{&want, &have} {
-		if len(t.HeaderRoutes) == 0 {
-			t.HeaderRoutes = nil
-		}
-		if len(t.MirrorRoutes) == 0 {
-			t.MirrorRoutes = nil
-		}
+// trafficApplied tells whether the router already enforces want exactly:
+// only then may applying it be skipped. Unlike sameTraffic, every field
+// the router applies counts; routes compare as the JSON they are written
+// in (an empty match list is none), and Preview only for blue-green,
+// where the canary Service shows it (a canary's Kubernetes routers do not
+// report one).
+func trafficApplied(ro *v1alpha1.Rollout, want, have rollout.Traffic) bool {
+	if ro.Spec.Strategy.BlueGreen == nil {
+		want.Preview, have.Preview = "", ""
 	}
+	if !sameJSON(want.HeaderRoutes, have.HeaderRoutes) || !sameJSON(want.MirrorRoutes, have.MirrorRoutes) {
+		return false
+	}
+	want.HeaderRoutes, have.HeaderRoutes, want.MirrorRoutes, have.MirrorRoutes = nil, nil, nil, nil
 	return reflect.DeepEqual(want, have)
+}
+
+// sameJSON compares two route lists as JSON, an empty list equal to none.
+func sameJSON[T any](a, b []T) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
 }
 
 // sameTraffic compares two router states, an empty list equal to none.

@@ -7,6 +7,20 @@
 // replicas. The same engine drives the local daemon (internal/runner); a
 // difference between the modes lives here, never in the engine.
 //
+// A reconcile decides on events, not on a clock (reconcile.go): it decides
+// again at once while a decision moves the router or steps the rollout, up
+// to a few times, so that a step does not wait for the queue twice; the
+// Rollout's own status writes wake no reconcile; the resync (30 s in
+// flight, 5 min at rest) is only a safety net. Reads come from the
+// informers' cache, the routers' unstructured objects included, through
+// freshClient, which reads the API server instead while the cache is
+// behind the controller's own last write of an object (fresh.go). What
+// this buys and what limits it: bench/controller/README.md.
+//
+// Notifications (notify.go) go out from the leader after each persisted
+// decision, to the --notify-* flags' sinks and each Rollout's own
+// spec.notifications, whose URLs may come from Secrets.
+//
 // The workload design is in docs/design/2026-12-02-workload.md: the user's
 // Deployment (spec.workloadRef) is the template source and is scaled to 0
 // once Fledge's copy runs; each revision (a hash of the pod template) runs

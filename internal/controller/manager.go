@@ -14,12 +14,15 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	// The Kubernetes routers register themselves.
@@ -88,7 +91,10 @@ func Run(ctx context.Context, o Options) error {
 		RenewDeadline:                 &renew,
 		RetryPeriod:                   &retry,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress:        o.ProbeAddr,
+		// The routers' objects (HTTPRoute, VirtualService) are read as
+		// unstructured: cache them too (see freshClient).
+		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		HealthProbeBindAddress: o.ProbeAddr,
 	})
 	if err != nil {
 		return fmt.Errorf("controller manager: %w", err)
@@ -130,9 +136,13 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	if err := mgr.Add(notes); err != nil {
 		return err
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Events: events, Analyses: an, Gates: gates, Notifications: notes}
+	r := &Reconciler{Client: newFreshClient(mgr.GetClient(), mgr.GetAPIReader()), Events: events, Analyses: an, Gates: gates, Notifications: notes}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Rollout{}).
+		// Not the Rollout's status: only the controller writes it, and a
+		// reconcile decides to a fixed point before it returns (see
+		// Reconcile); a reconcile per status write was a wasted one.
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referrers)).
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.templateUsers)).

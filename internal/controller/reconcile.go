@@ -49,7 +49,14 @@ type Reconciler struct {
 	Now func() time.Time
 }
 
-// Reconcile is one pass: fetch, validate, gather, decide, persist, apply.
+// maxPasses bounds the decisions one reconcile makes.
+const maxPasses = 4
+
+// Reconcile fetches the Rollout and decides on it until a decision no
+// longer moves the router or steps the rollout, at most maxPasses times.
+// A step is two decisions (set the weight; see it applied and go on): the
+// second is made at once, on the router read back, instead of after a
+// requeue behind every other Rollout's turn in the queue.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ro v1alpha1.Rollout
 	if err := r.Get(ctx, req.NamespacedName, &ro); err != nil {
@@ -64,36 +71,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Gates.drop(req.NamespacedName)
 		return ctrl.Result{}, nil // owned objects go with it; template rollouts are the local daemon's
 	}
-	spec, err := r.specOf(ctx, &ro)
+	for pass := 1; ; pass++ {
+		res, again, err := r.decide(ctx, &ro)
+		if err != nil || !again || pass == maxPasses {
+			return res, err
+		}
+	}
+}
+
+// decide is one pass: validate, gather, decide, persist, apply. again
+// says the decision moved the router or stepped the rollout, so that the
+// next one may go further; ro holds the status persisted.
+func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl.Result, again bool, err error) {
+	spec, err := r.specOf(ctx, ro)
 	var invalid *specError
 	if errors.As(err, &invalid) {
-		return ctrl.Result{}, r.invalid(ctx, &ro, err)
+		return ctrl.Result{}, false, r.invalid(ctx, ro, err)
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, false, err
 	}
 
 	w, err := r.gather(ctx, spec)
 	if err != nil {
-		r.Events.Eventf(&ro, "Warning", "GatherFailed", "%v", err)
-		return ctrl.Result{}, err
+		r.Events.Eventf(ro, "Warning", "GatherFailed", "%v", err)
+		return ctrl.Result{}, false, err
 	}
 	dec := rollout.Decide(w.input)
 	if dec.CommandError != "" {
-		r.Events.Eventf(&ro, "Warning", "CommandRejected", "%s: %s", w.input.Command, dec.CommandError)
+		r.Events.Eventf(ro, "Warning", "CommandRejected", "%s: %s", w.input.Command, dec.CommandError)
 	}
-	if err := r.persist(ctx, &ro, w, dec); err != nil {
+	if err := r.persist(ctx, ro, w, dec); err != nil {
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil // decided on a stale Rollout: decide again
+			return ctrl.Result{Requeue: true}, false, nil // decided on a stale Rollout: decide again
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, false, err
 	}
 	r.Notifications.decided(ctx, spec, ro.Status, dec, r.now()) // spec holds the status decided from
 	if err := r.apply(ctx, spec, w, dec); err != nil {
-		r.Events.Eventf(&ro, "Warning", "ApplyFailed", "%v", err)
-		return ctrl.Result{}, err
+		r.Events.Eventf(ro, "Warning", "ApplyFailed", "%v", err)
+		return ctrl.Result{}, false, err
 	}
 	if err := r.Analyses.ensure(ctx, spec, dec); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, false, err
 	}
 	r.Gates.want(spec, dec)
 
@@ -102,9 +121,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		after = dec.RequeueAfter
 	}
 	if !sameTraffic(dec.Traffic, w.input.Traffic) || len(dec.Events) > 0 {
-		after = 100 * time.Millisecond // the router moved: observe it at once
+		// The router moved or the rollout stepped: decide again now
+		// (or, after the last pass, very soon).
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, true, nil
 	}
-	return ctrl.Result{RequeueAfter: after}, nil
+	return ctrl.Result{RequeueAfter: after}, false, nil
 }
 
 // resyncFor is the longest a Rollout in status st waits for its next

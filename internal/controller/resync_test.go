@@ -13,22 +13,31 @@ func TestTrafficAppliedComparesEveryField(t *testing.T) {
 	hdr := []v1alpha1.SetHeaderRoute{{Name: "testers"}}
 	mir := []v1alpha1.SetMirrorRoute{{Name: "shadow"}}
 	with := func(f func(*rollout.Traffic)) rollout.Traffic { t := base; f(&t); return t }
+	canary := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{}}}}
 	tests := map[string]struct {
 		want, have rollout.Traffic
 		applied    bool
 	}{
-		"the same":                       {base, base, true},
-		"empty and nil route lists":      {with(func(t *rollout.Traffic) { t.HeaderRoutes = []v1alpha1.SetHeaderRoute{} }), base, true},
-		"another weight":                 {with(func(t *rollout.Traffic) { t.CanaryWeight = 30 }), base, false},
-		"a header route missing":         {with(func(t *rollout.Traffic) { t.HeaderRoutes = hdr }), base, false},
-		"a mirror route missing":         {with(func(t *rollout.Traffic) { t.MirrorRoutes = mir }), base, false},
-		"the preview not yet selected":   {with(func(t *rollout.Traffic) { t.Preview = "b" }), base, false},
+		"the same":                               {base, base, true},
+		"empty and nil route lists":              {with(func(t *rollout.Traffic) { t.HeaderRoutes = []v1alpha1.SetHeaderRoute{} }), base, true},
+		"another weight":                         {with(func(t *rollout.Traffic) { t.CanaryWeight = 30 }), base, false},
+		"a header route missing":                 {with(func(t *rollout.Traffic) { t.HeaderRoutes = hdr }), base, false},
+		"a mirror route missing":                 {with(func(t *rollout.Traffic) { t.MirrorRoutes = mir }), base, false},
+		"a canary's preview is not the router's": {with(func(t *rollout.Traffic) { t.Preview = "b" }), base, true},
+		"a match list empty or none": {with(func(t *rollout.Traffic) {
+			t.MirrorRoutes = []v1alpha1.SetMirrorRoute{{Name: "shadow", Match: []v1alpha1.RouteMatch{}}}
+		}), with(func(t *rollout.Traffic) { t.MirrorRoutes = mir }), true},
 		"a canary at 0 not selected yet": {rollout.Traffic{Stable: "a", Canary: "b"}, rollout.Traffic{Stable: "a"}, false},
 	}
 	for name, tc := range tests {
-		if got := trafficApplied(tc.want, tc.have); got != tc.applied {
+		if got := trafficApplied(canary, tc.want, tc.have); got != tc.applied {
 			t.Errorf("%s: trafficApplied = %v, want %v", name, got, tc.applied)
 		}
+	}
+	// Blue-green's preview is the canary Service's selection: it counts.
+	bg := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}}}}
+	if trafficApplied(bg, rollout.Traffic{Stable: "a", Preview: "b"}, rollout.Traffic{Stable: "a"}) {
+		t.Error("blue-green: a preview not yet selected counted as applied")
 	}
 }
 
