@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -56,6 +57,8 @@ type kubeOptions struct {
 	kubeconfig, context, namespace string
 
 	kube client.Client
+	// cfg is the connection kube uses.
+	cfg *rest.Config
 	// ns is the namespace the verbs act in: -n, else the context's, else default.
 	ns string
 }
@@ -108,6 +111,7 @@ func (k *kubeOptions) connect() error {
 	if k.ns, _, err = cc.Namespace(); err != nil {
 		return fmt.Errorf("the namespace of the kubeconfig's context: %w", err)
 	}
+	k.cfg = cfg
 	if k.kube, err = client.New(cfg, client.Options{Scheme: controller.Scheme()}); err != nil {
 		return fmt.Errorf("connect to the cluster: %w", err)
 	}

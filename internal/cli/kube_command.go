@@ -86,6 +86,7 @@ func (k *kubeOptions) send(ctx context.Context, name string, c rollout.Command, 
 		fmt.Fprintf(k.ErrOut, "warning: %s%s still had the command %q pending: replaced by %q\n", kindPrefix, name, prev, c)
 	}
 	ro.Annotations[controller.AnnotationCommand] = string(c)
+	ro.Annotations[controller.AnnotationCommandBy] = k.actor(ctx)
 	if err := k.kube.Patch(ctx, ro, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("cannot %s %s: annotate it: %w", c, name, err)
 	}
@@ -103,6 +104,19 @@ func (k *kubeOptions) send(ctx context.Context, name string, c rollout.Command, 
 	}
 	return fmt.Errorf("cannot %s %s: %s", c, name, reason)
 }
+
+// actor names the sender of a command for the controller's Events:
+// kubectl-fledge and the user the API server knows us as, when it says
+// (SelfSubjectReview, one request); kubectl-fledge alone when it cannot.
+func (k *kubeOptions) actor(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, whoAmITimeout)
+	defer cancel()
+	user, _ := controller.WhoAmI(ctx, k.cfg) // the name is informational: a command goes without it
+	return controller.Actor(kubectlPlugin, user)
+}
+
+// whoAmITimeout bounds the wait for the API server's SelfSubjectReview.
+const whoAmITimeout = 5 * time.Second
 
 // awaitTaken polls until the controller has removed the command, which it
 // does once the decision that applied (or rejected) it is persisted.
@@ -189,7 +203,8 @@ func (k *kubeOptions) awaitRejection(ctx context.Context, ro *v1alpha1.Rollout, 
 }
 
 // rejection finds, among events, a CommandRejected Event about c that is
-// new since before, and returns its reason (the message after "c: ").
+// new since before, and returns its reason (the message after "c: ",
+// without the "(by ACTOR)" that names the sender).
 func rejection(c rollout.Command, before, events []corev1.Event) (string, bool) {
 	seen := map[string]int32{}
 	for _, e := range before {
@@ -197,13 +212,14 @@ func rejection(c rollout.Command, before, events []corev1.Event) (string, bool) 
 	}
 	for _, e := range events {
 		prefix := string(c) + ": "
-		if e.Reason != "CommandRejected" || !strings.HasPrefix(e.Message, prefix) {
+		_, msg := controller.EventActor(e)
+		if e.Reason != "CommandRejected" || !strings.HasPrefix(msg, prefix) {
 			continue
 		}
 		if n, ok := seen[e.Name]; ok && eventCount(e) <= n {
 			continue
 		}
-		return strings.TrimPrefix(e.Message, prefix), true
+		return strings.TrimPrefix(msg, prefix), true
 	}
 	return "", false
 }

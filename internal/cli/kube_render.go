@@ -6,17 +6,24 @@ import (
 	"sort"
 	"time"
 
+	"fledge.dev/fledge/internal/controller"
 	"fledge.dev/fledge/internal/runner/store"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // kubeEvents turns a Rollout's Kubernetes Events into the status view's,
-// oldest first, the last maxEvents of them.
+// oldest first, the last maxEvents of them. The actor is the sender of the
+// command that caused it, else the component that recorded it; the
+// message keeps its "(by ACTOR)", as the text view shows no actor.
 func kubeEvents(list []corev1.Event) []store.Event {
 	out := make([]store.Event, 0, len(list))
 	for _, e := range list {
-		out = append(out, store.Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: e.Message, Actor: e.Source.Component})
+		actor, _ := controller.EventActor(e)
+		if actor == "" {
+			actor = e.Source.Component
+		}
+		out = append(out, store.Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: e.Message, Actor: actor})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	if len(out) > maxEvents {

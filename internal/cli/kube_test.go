@@ -215,6 +215,29 @@ func TestRejection(t *testing.T) {
 	}
 }
 
+// A rejection that names its sender gives the reason without the name.
+func TestRejectionOfANamedSender(t *testing.T) {
+	e := corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "web.3", Annotations: map[string]string{controller.AnnotationActor: "kubectl-fledge:alice"}},
+		Reason: "CommandRejected", Message: "retry: nothing to retry: the rollout is not aborted (by kubectl-fledge:alice)", Count: 1}
+	if r, ok := rejection(rollout.CommandRetry, nil, []corev1.Event{e}); !ok || r != "nothing to retry: the rollout is not aborted" {
+		t.Errorf("rejection %q %v", r, ok)
+	}
+}
+
+// Events caused by a command name its sender; the others, the component
+// that recorded them.
+func TestKubeEventsActor(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	got := kubeEvents([]corev1.Event{
+		{Reason: "WeightChanged", Source: corev1.EventSource{Component: "fledge"}, LastTimestamp: at},
+		{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{controller.AnnotationActor: "dashboard:alice"}},
+			Reason: "Aborted", Message: "aborted by user (by dashboard:alice)", Source: corev1.EventSource{Component: "fledge"}, LastTimestamp: at},
+	})
+	if len(got) != 2 || got[0].Actor != "fledge" || got[1].Actor != "dashboard:alice" || got[1].Message != "aborted by user (by dashboard:alice)" {
+		t.Errorf("events %+v: want fledge, then dashboard:alice with the message whole", got)
+	}
+}
+
 func TestKubeSettled(t *testing.T) {
 	for name, tc := range map[string]struct {
 		st       v1alpha1.RolloutStatus

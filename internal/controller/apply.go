@@ -29,8 +29,9 @@ const AnnotationReplicasBefore = "fledge.dev/replicas-before"
 
 // persist writes the decided status (with the resourceVersion read, so
 // that a decision made on a stale Rollout, or by a deposed leader, fails
-// with a conflict instead of acting), then the events, then clears the
-// command it applied.
+// with a conflict instead of acting), then the events (those of a command
+// name its sender: actor.go), then clears the command it applied and the
+// sender's name.
 func (r *Reconciler) persist(ctx context.Context, ro *v1alpha1.Rollout, w *world, dec rollout.Decision) error {
 	st := dec.Status
 	st.Selector = labels.SelectorFromSet(labels.Set{service.LabelRollout: ro.Name}).String()
@@ -41,14 +42,18 @@ func (r *Reconciler) persist(ctx context.Context, ro *v1alpha1.Rollout, w *world
 			return fmt.Errorf("persist the status of rollout %s: %w", ro.Name, err)
 		}
 	}
+	actor := decisionActor(ctx, ro, string(w.input.Command), dec.CommandError)
 	for _, e := range dec.Events {
-		r.Events.Eventf(ro, e.Type, e.Reason, "%s", e.Message)
+		r.eventf(ro, actor, e.Type, e.Reason, e.Message)
 	}
-	if w.input.Command == "" {
+	// The sender's name goes with its command, and a name left without
+	// one goes too: it would be credited with the next command.
+	if _, by := ro.Annotations[AnnotationCommandBy]; w.input.Command == "" && !by {
 		return nil
 	}
 	base := ro.DeepCopy()
 	delete(ro.Annotations, AnnotationCommand)
+	delete(ro.Annotations, AnnotationCommandBy)
 	return r.Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 

@@ -41,10 +41,13 @@ type Control struct {
 	ns    string
 	cache cache.Cache
 	kube  client.Client // direct, for the commands' patches
+	cfg   *rest.Config
 	log   *slog.Logger
 
 	mu      sync.Mutex
 	changed chan struct{}
+	// user is who the API server knows the dashboard as, once it said.
+	user string
 }
 
 // New returns a source over namespace ns of the cluster cfg reaches. Start
@@ -74,7 +77,7 @@ func New(cfg *rest.Config, ns string, log *slog.Logger) (*Control, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes cache: %w", err)
 	}
-	ctl := &Control{ns: ns, cache: c, kube: kube, log: log, changed: make(chan struct{})}
+	ctl := &Control{ns: ns, cache: c, kube: kube, cfg: cfg, log: log, changed: make(chan struct{})}
 	// The watches are set up here, so that WaitForSync, called while Start
 	// runs, waits for all of them. Rollouts must be readable; a cluster
 	// without the AnalysisRun CRD is shown without runs (and Events too).
@@ -159,7 +162,8 @@ func (c *Control) List(ctx context.Context) ([]*v1alpha1.Rollout, error) {
 
 // Command annotates the Rollout with cmd for the controller, which applies
 // it at its next reconcile and removes the annotation. A command still
-// waiting there is not overwritten: the user is told to wait.
+// waiting there is not overwritten: the user is told to wait. The command
+// names its sender (see Actor) for the controller's Events.
 func (c *Control) Command(ctx context.Context, name string, cmd rollout.Command) error {
 	var ro v1alpha1.Rollout
 	if err := c.kube.Get(ctx, types.NamespacedName{Namespace: c.ns, Name: name}, &ro); err != nil {
@@ -174,6 +178,7 @@ func (c *Control) Command(ctx context.Context, name string, cmd rollout.Command)
 		ro.Annotations = map[string]string{}
 	}
 	ro.Annotations[controller.AnnotationCommand] = string(cmd)
+	ro.Annotations[controller.AnnotationCommandBy] = c.Actor(ctx)
 	// Optimistic lock: a command annotated meanwhile is not overwritten.
 	if err := c.kube.Patch(ctx, &ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsConflict(err) {
@@ -183,6 +188,34 @@ func (c *Control) Command(ctx context.Context, name string, cmd rollout.Command)
 	}
 	return nil
 }
+
+// Actor names the dashboard as a command's sender: "dashboard:USER", USER
+// being who the API server knows the dashboard's own credentials as (the
+// kubeconfig's, not the browser user's, whom the cluster does not know),
+// asked once; "dashboard" while it cannot say.
+func (c *Control) Actor(ctx context.Context) string {
+	c.mu.Lock()
+	user := c.user
+	c.mu.Unlock()
+	if user == "" {
+		ctx, cancel := context.WithTimeout(ctx, whoAmITimeout)
+		defer cancel()
+		var err error
+		if user, err = controller.WhoAmI(ctx, c.cfg); err != nil {
+			c.log.Warn("dashboard: commands sent without the user's name", "err", err)
+		}
+		c.mu.Lock()
+		c.user = user
+		c.mu.Unlock()
+	}
+	return controller.Actor(dashboardSender, user)
+}
+
+// dashboardSender names the dashboard in a command's sender.
+const dashboardSender = "dashboard"
+
+// whoAmITimeout bounds the wait for the API server's SelfSubjectReview.
+const whoAmITimeout = 5 * time.Second
 
 // Undo is not supported in cluster mode.
 func (c *Control) Undo(context.Context, string, string) error { return errors.New(UndoUnsupported) }
@@ -220,9 +253,20 @@ func (c *Control) Events(ctx context.Context, name string) ([]store.Event, error
 		if e.InvolvedObject.Kind != v1alpha1.KindRollout || e.InvolvedObject.Name != name {
 			continue
 		}
-		out = append(out, store.Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: e.Message, Actor: "fledge"})
+		out = append(out, storeEvent(e))
 	}
 	return out, nil
+}
+
+// storeEvent is an Event as the page shows it: the actor is the sender of
+// the command that caused it (the "(by ACTOR)" of its message then goes,
+// the page shows the actor beside it), else "fledge", the engine.
+func storeEvent(e corev1.Event) store.Event {
+	actor, msg := controller.EventActor(e)
+	if actor == "" {
+		actor = "fledge"
+	}
+	return store.Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: msg, Actor: actor}
 }
 
 // recordedOrder sorts Events oldest first. Their timestamps are whole

@@ -7,7 +7,10 @@
 // controller-runtime cache, whose watches also feed the live pages
 // (dashboard.Watcher); a button's command is the fledge.dev/command
 // annotation that the controller applies at its next reconcile and then
-// removes. Undo has no annotation: the controller cannot do it, so the
-// source says so (dashboard.Limited) and the page disables the button.
+// removes, with fledge.dev/command-by naming the dashboard and the user
+// its credentials are; the Events that command caused carry that name
+// back (controller.EventActor), which the page shows as their actor.
+// Undo has no annotation: the controller cannot do it, so the source says
+// so (dashboard.Limited) and the page disables the button.
 // Nothing counts the users' requests here, so the page has no charts.
 package cluster

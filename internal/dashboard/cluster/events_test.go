@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"fledge.dev/fledge/internal/controller"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -51,6 +52,36 @@ func TestRecordedOrder(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("order %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The page shows who sent the command that caused an Event, and the
+// engine as fledge.
+func TestStoreEventActor(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC))
+	tests := map[string]struct {
+		event          corev1.Event
+		actor, message string
+	}{
+		"a command sent from kubectl fledge": {
+			event: corev1.Event{
+				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{controller.AnnotationActor: "kubectl-fledge:alice"}},
+				Reason:     "Aborted", Message: "aborted by user (by kubectl-fledge:alice)", LastTimestamp: at,
+			},
+			actor: "kubectl-fledge:alice", message: "aborted by user",
+		},
+		"the engine": {
+			event: corev1.Event{Reason: "WeightChanged", Message: "canary weight 0% -> 20%", LastTimestamp: at},
+			actor: "fledge", message: "canary weight 0% -> 20%",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := storeEvent(tt.event)
+			if got.Actor != tt.actor || got.Message != tt.message || !got.Time.Equal(at.Time) {
+				t.Errorf("storeEvent = %+v, want actor %q, message %q at %s", got, tt.actor, tt.message, at)
 			}
 		})
 	}
