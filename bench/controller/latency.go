@@ -3,6 +3,7 @@ package main
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type figures struct {
 	// status, the HTTPRoute's weights, or the controller's own previous
 	// write): how long the controller took to act once it could.
 	stepLatency []time.Duration
+	// byCause splits stepLatency by the change just before the write.
+	byCause map[string][]time.Duration
 	// writeLatency: the same for every status write (also those that only
 	// update counters or the message).
 	writeLatency []time.Duration
@@ -48,7 +51,7 @@ type figures struct {
 // analyse reads the timelines from each rollout's trigger to its
 // completion (or to the end, for one that did not complete).
 func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
-	var f figures
+	f := figures{byCause: map[string][]time.Duration{}}
 	for _, tl := range timelines {
 		tl = slices.Clone(tl)
 		sort.SliceStable(tl, func(i, j int) bool { return tl[i].at.Before(tl[j].at) })
@@ -69,6 +72,8 @@ func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
 			f.writeLatency = append(f.writeLatency, lat)
 			if e.step {
 				f.stepLatency = append(f.stepLatency, lat)
+				c := cause(tl[i-1])
+				f.byCause[c] = append(f.byCause[c], lat)
 			}
 			if e.done {
 				f.canary = append(f.canary, e.at.Sub(trigger))
@@ -85,6 +90,20 @@ func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
 		}
 	}
 	return f
+}
+
+// cause names the kind of change a write followed, for the breakdown.
+func cause(e event) string {
+	switch {
+	case e.kind == evTrigger:
+		return "the image change"
+	case e.kind == evWrite:
+		return "its own previous write"
+	case strings.HasPrefix(e.what, "deployment"):
+		return "a revision Deployment's status"
+	default:
+		return "the HTTPRoute's weights"
+	}
 }
 
 // quantile is the q-quantile (nearest rank) of ds; 0 for none.

@@ -54,6 +54,11 @@ func (r report) markdown() string {
 	row("image changes sent in", ms(r.trigger))
 	row("per rollout: image change to promotion", dist(f.canary))
 	row("**controller reaction, step transitions**", dist(f.stepLatency)+" "+verdict(quantile(f.stepLatency, 0.99) < goalP99, "p99 < 1 s"))
+	for _, c := range []string{"the image change", "a revision Deployment's status", "the HTTPRoute's weights", "its own previous write"} {
+		if ds := f.byCause[c]; len(ds) > 0 {
+			row("… step transitions after "+c, dist(ds))
+		}
+	}
 	row("controller reaction, every status write", dist(f.writeLatency))
 	row("cluster: canary Deployment created to available", dist(f.ready))
 	row("API requests per rollout, canary", per(r.canaryCalls))

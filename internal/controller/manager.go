@@ -16,7 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -46,10 +46,20 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// Reconcilers is how many Rollouts are decided on at once (default
+	// DefaultReconcilers); one Rollout is never decided on twice at once.
+	Reconcilers int
 	// Notifier sends every Rollout's notifications to its sinks (the
 	// --notify-* flags'), besides each Rollout's own; nil: only those.
 	Notifier *notify.Notifier
 }
+
+// DefaultReconcilers is the default of Options.Reconcilers. A decision
+// spends its time waiting on the API server (a status write, a router
+// write, a read-back), so more run at once than there are cores: a burst
+// of Rollouts stepping together (a canary's Deployments all becoming
+// available at once) drains that many times faster (bench/controller).
+const DefaultReconcilers = 16
 
 // Scheme holds the kinds the controller reads and writes.
 func Scheme() *runtime.Scheme {
@@ -75,9 +85,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// client-go's default (5 requests/s, burst 10) held the controller to
 	// about 1.5 reconciles/s in bench/controller: it fell behind at ~8
-	// Rollouts. Unless the kubeconfig says otherwise:
+	// Rollouts. The API server's priority and fairness protects it from a
+	// busy client; this limit only stops a runaway loop. Unless the
+	// kubeconfig says otherwise:
 	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 50, 100
+		cfg.QPS, cfg.Burst = 200, 400
+	}
+	reconcilers := o.Reconcilers
+	if reconcilers <= 0 {
+		reconcilers = DefaultReconcilers
 	}
 	lease := 15 * time.Second
 	renew, retry := 10*time.Second, 2*time.Second
@@ -95,6 +111,7 @@ func Run(ctx context.Context, o Options) error {
 		// unstructured: cache them too (see freshClient).
 		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		HealthProbeBindAddress: o.ProbeAddr,
+		Controller:             config.Controller{MaxConcurrentReconciles: reconcilers},
 	})
 	if err != nil {
 		return fmt.Errorf("controller manager: %w", err)
@@ -148,8 +165,5 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.templateUsers)).
 		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.templateUsers)).
 		WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{})).
-		// Rollouts are independent: several reconcile at once (one Rollout
-		// is never reconciled twice at a time by controller-runtime).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
@@ -80,8 +81,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // decide is one pass: validate, gather, decide, persist, apply. again
-// says the decision moved the router or stepped the rollout, so that the
-// next one may go further; ro holds the status persisted.
+// says the decision moved the router, stepped the rollout or changed its
+// status, so that the next one may go further; ro holds the status
+// persisted.
 func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl.Result, again bool, err error) {
 	spec, err := r.specOf(ctx, ro)
 	var invalid *specError
@@ -98,8 +100,10 @@ func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl
 	}
 	dec := rollout.Decide(w.input)
 	if dec.CommandError != "" {
-		r.Events.Eventf(ro, "Warning", "CommandRejected", "%s: %s", w.input.Command, dec.CommandError)
+		actor, _ := commandActor(ro)
+		r.eventf(ro, actor, "Warning", "CommandRejected", fmt.Sprintf("%s: %s", w.input.Command, dec.CommandError))
 	}
+	before := ro.Status.DeepCopy()
 	if err := r.persist(ctx, ro, w, dec); err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{Requeue: true}, false, nil // decided on a stale Rollout: decide again
@@ -120,12 +124,15 @@ func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl
 	if dec.RequeueAfter > 0 && dec.RequeueAfter < after {
 		after = dec.RequeueAfter
 	}
-	if !sameTraffic(dec.Traffic, w.input.Traffic) || len(dec.Events) > 0 {
-		// The router moved or the rollout stepped: decide again now
-		// (or, after the last pass, very soon).
-		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, true, nil
+	// Decide again now (or, after the last pass, soon) when the router
+	// moved or the rollout stepped; and now when only the status changed:
+	// its write wakes no reconcile of its own (see Setup), and a decision
+	// on the new status may go further on the same observations.
+	moved := !sameTraffic(dec.Traffic, w.input.Traffic) || len(dec.Events) > 0
+	if moved {
+		after = 100 * time.Millisecond
 	}
-	return ctrl.Result{RequeueAfter: after}, false, nil
+	return ctrl.Result{RequeueAfter: after}, moved || !reflect.DeepEqual(*before, ro.Status), nil
 }
 
 // resyncFor is the longest a Rollout in status st waits for its next
