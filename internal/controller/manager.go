@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -153,7 +154,13 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	if err := mgr.Add(notes); err != nil {
 		return err
 	}
-	r := &Reconciler{Client: newFreshClient(mgr.GetClient(), mgr.GetAPIReader()), Events: events, Analyses: an, Gates: gates, Notifications: notes}
+	// Fledge's own families join controller-runtime's on the metrics
+	// endpoint; a manager is set up once per process, as the registry is.
+	metrics := NewMetrics(mgr.GetCache(), mgr.GetAPIReader(), notes, mgr.GetLogger().WithName("metrics"))
+	if err := ctrlmetrics.Registry.Register(metrics); err != nil {
+		return fmt.Errorf("register the metrics: %w", err)
+	}
+	r := &Reconciler{Client: newFreshClient(mgr.GetClient(), mgr.GetAPIReader()), Events: events, Analyses: an, Gates: gates, Notifications: notes, Metrics: metrics}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Not the Rollout's status: only the controller writes it, and a
 		// reconcile decides to a fixed point before it returns (see

@@ -46,6 +46,8 @@ type Reconciler struct {
 	Gates *Gates
 	// Notifications tells what each persisted decision did (nil: nothing).
 	Notifications *Notifications
+	// Metrics counts the decisions' events and times (nil: nothing).
+	Metrics *Metrics
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -85,6 +87,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // status, so that the next one may go further; ro holds the status
 // persisted.
 func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl.Result, again bool, err error) {
+	pass := r.Metrics.pass(ro)
+	defer pass.done()
 	spec, err := r.specOf(ctx, ro)
 	var invalid *specError
 	if errors.As(err, &invalid) {
@@ -111,6 +115,7 @@ func (r *Reconciler) decide(ctx context.Context, ro *v1alpha1.Rollout) (res ctrl
 		return ctrl.Result{}, false, err
 	}
 	r.Notifications.decided(ctx, spec, ro.Status, dec, r.now()) // spec holds the status decided from
+	pass.persisted(dec.Events, r.now())
 	if err := r.apply(ctx, spec, w, dec); err != nil {
 		r.Events.Eventf(ro, "Warning", "ApplyFailed", "%v", err)
 		return ctrl.Result{}, false, err

@@ -2,49 +2,25 @@ package server
 
 import (
 	"bytes"
-	"cmp"
-	"maps"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
-	"fledge.dev/fledge/internal/metrics"
+	"fledge.dev/fledge/internal/metrics/rollouts"
 	"fledge.dev/fledge/internal/runner/store"
 )
 
-// decisionBuckets are the upper bounds, in seconds, of the decision-time
-// histogram: a pass gathers, decides, persists and applies, from a
-// millisecond to seconds when it starts processes.
-var decisionBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
 // Recorder counts what a scrape cannot read back from the Control: the
-// events of each rollout by reason, and how long its decisions take. The
-// edges feed it (runner.Config.Observers); a nil Recorder records nothing
-// and writes the families empty.
+// events of each rollout by reason, and how long its decisions take (a
+// rollouts.Recorder naming rollouts by name, as the daemon's store does).
+// The edges feed it (runner.Config.Observers); a nil Recorder records
+// nothing and writes the families empty.
 type Recorder struct {
-	mu        sync.Mutex
-	events    map[eventKey]*eventCount
-	decisions map[string]*histogram
-}
-
-type eventKey struct{ rollout, reason string }
-
-type eventCount struct {
-	n    uint64
-	last time.Time
-}
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last is +Inf
-	sum    float64
-	n      uint64
+	rec *rollouts.Recorder
 }
 
 // NewRecorder returns an empty Recorder.
 func NewRecorder() *Recorder {
-	return &Recorder{events: map[eventKey]*eventCount{}, decisions: map[string]*histogram{}}
+	return &Recorder{rec: rollouts.NewRecorder()}
 }
 
 // Record counts the events one decision pass of a rollout stored and the
@@ -53,112 +29,19 @@ func (r *Recorder) Record(rollout string, events []store.Event, took time.Durati
 	if r == nil {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range events {
-		k := eventKey{rollout, e.Reason}
-		c := r.events[k]
-		if c == nil {
-			c = &eventCount{}
-			r.events[k] = c
-		}
-		c.n++
-		if e.Time.After(c.last) {
-			c.last = e.Time
-		}
-	}
-	h := r.decisions[rollout]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(decisionBuckets)+1)}
-		r.decisions[rollout] = h
-	}
-	sec := took.Seconds()
-	i, _ := slices.BinarySearch(decisionBuckets, sec)
-	h.counts[i]++
-	h.sum += sec
-	h.n++
+	r.rec.Record(rollouts.ID{Name: rollout}, events, took)
 }
 
 // write writes the counts of the rollouts in rs (a deleted rollout's are
 // forgotten), with the last event times merged with the stored events'.
 func (r *Recorder) write(buf *bytes.Buffer, rs []*v1alpha1.Rollout, stored map[string][]store.Event) {
-	last := map[eventKey]time.Time{}
-	counts := map[eventKey]uint64{}
-	hists := map[string]histogram{}
-	live := map[string]bool{}
-	for _, ro := range rs {
-		live[ro.Name] = true
-		for _, e := range stored[ro.Name] {
-			if k := (eventKey{ro.Name, e.Reason}); e.Time.After(last[k]) {
-				last[k] = e.Time
-			}
-		}
-	}
+	var rec *rollouts.Recorder
 	if r != nil {
-		r.mu.Lock()
-		for k, c := range r.events {
-			switch {
-			case !live[k.rollout]:
-				delete(r.events, k)
-			default:
-				counts[k] = c.n
-				if c.last.After(last[k]) {
-					last[k] = c.last
-				}
-			}
-		}
-		for name, h := range r.decisions {
-			if !live[name] {
-				delete(r.decisions, name)
-				continue
-			}
-			hists[name] = histogram{counts: slices.Clone(h.counts), sum: h.sum, n: h.n}
-		}
-		r.mu.Unlock()
+		rec = r.rec
 	}
-
-	var total, stamps, decided []metrics.Sample
-	for _, k := range sortedKeys(counts) {
-		total = append(total, metrics.Sample{Labels: k.labels(), Value: float64(counts[k])})
+	byID := make(map[rollouts.ID][]store.Event, len(stored))
+	for name, evs := range stored {
+		byID[rollouts.ID{Name: name}] = evs
 	}
-	for _, k := range sortedKeys(last) {
-		stamps = append(stamps, metrics.Sample{Labels: k.labels(), Value: float64(last[k].UnixMilli()) / 1000})
-	}
-	for _, name := range slices.Sorted(maps.Keys(hists)) {
-		decided = append(decided, hists[name].samples(name)...)
-	}
-	metrics.WriteFamily(buf, "fledge_rollout_events_total", "counter", "Events the rollout's decisions recorded since the daemon started, by reason (RolloutStarted, WeightChanged, Promoted, Aborted, ...).", total)
-	metrics.WriteFamily(buf, "fledge_rollout_event_timestamp_seconds", "gauge", "Unix time of the rollout's last event of each reason: deployment markers (changes() or timestamp() draw them as annotations).", stamps)
-	metrics.WriteFamily(buf, "fledge_rollout_decision_duration_seconds", "histogram", "Time of one decision pass of a rollout's worker: gather observations, decide, persist, apply.", decided)
-}
-
-func (k eventKey) labels() []metrics.Label {
-	return []metrics.Label{{Name: "rollout", Value: k.rollout}, {Name: "reason", Value: k.reason}}
-}
-
-// samples are the histogram's lines: cumulative buckets, sum and count.
-func (h histogram) samples(rollout string) []metrics.Sample {
-	name := metrics.Label{Name: "rollout", Value: rollout}
-	var out []metrics.Sample
-	var cum uint64
-	for i, b := range decisionBuckets {
-		cum += h.counts[i]
-		out = append(out, metrics.Sample{Suffix: "_bucket", Labels: []metrics.Label{name, {Name: "le", Value: strconv.FormatFloat(b, 'g', -1, 64)}}, Value: float64(cum)})
-	}
-	out = append(out,
-		metrics.Sample{Suffix: "_bucket", Labels: []metrics.Label{name, {Name: "le", Value: "+Inf"}}, Value: float64(h.n)},
-		metrics.Sample{Suffix: "_sum", Labels: []metrics.Label{name}, Value: h.sum},
-		metrics.Sample{Suffix: "_count", Labels: []metrics.Label{name}, Value: float64(h.n)})
-	return out
-}
-
-func sortedKeys[V any](m map[eventKey]V) []eventKey {
-	keys := make([]eventKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b eventKey) int {
-		return cmp.Or(cmp.Compare(a.rollout, b.rollout), cmp.Compare(a.reason, b.reason))
-	})
-	return keys
+	rec.Write(buf, rs, rollouts.ByName, byID)
 }
