@@ -34,9 +34,10 @@
 // inline analysisTemplates, the AnalysisTemplates of its namespace and,
 // with clusterScope, the ClusterAnalysisTemplates, copied into the
 // controller's copy of the spec before it is validated; a template that
-// cannot measure in a cluster (the builtin provider and the judges read
-// the embedded proxy's counters; job runs a local command) makes the spec
-// invalid, naming the metric. Only prometheus and web measure here. Each
+// cannot measure in a cluster (the builtin provider and a judge without a
+// Prometheus source read the embedded proxy's counters; job runs a local
+// command) makes the spec invalid, naming the metric. Prometheus, web and
+// the judge on Prometheus measure here. Each
 // run is saved at every change as an AnalysisRun owned by the Rollout, so
 // that a restarted controller or a new leader restores and resumes it;
 // only the leader measures (the runnable needs the leader election), and
@@ -49,6 +50,11 @@
 // answer that changes wakes the Rollout through the same channel source.
 //
 // Users send commands (promote, abort, retry, pause, resume) by annotating
-// the Rollout with fledge.dev/command; the reconciler applies the command in
-// its next decision and removes the annotation.
+// the Rollout with fledge.dev/command, and name themselves in
+// fledge.dev/command-by (informational, not authenticated: actor.go); the
+// reconciler applies the command in its next decision, records its Events
+// with that actor, and removes both annotations.
+//
+// metrics.go exports the local daemon's fledge_* families (internal/metrics/
+// rollouts) on controller-runtime's metrics endpoint, with a namespace label.
 package controller
