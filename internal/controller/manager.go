@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -110,7 +111,11 @@ func Run(ctx context.Context, o Options) error {
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		// The routers' objects (HTTPRoute, VirtualService) are read as
 		// unstructured: cache them too (see freshClient).
-		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		// The objects' managedFields are a good part of what the caches
+		// hold (every Deployment, Service, HTTPRoute of the cluster) and
+		// the controller never reads them.
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		HealthProbeBindAddress: o.ProbeAddr,
 		Controller:             config.Controller{MaxConcurrentReconciles: reconcilers},
 	})

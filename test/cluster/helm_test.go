@@ -95,6 +95,8 @@ serviceAccount: {create: false, name: existing}
 metrics: {port: 9090, service: {enabled: false}}
 probes: {port: 9091}
 podDisruptionBudget: {enabled: false}
+reconcilers: 3
+notifications: {webhooks: ["https://ci.example/hook"], slack: ["https://hooks.example/T/B/x"], events: [aborted, promoted]}
 podAnnotations: {prometheus.io/scrape: "true"}
 nodeSelector: {kubernetes.io/os: linux}
 tolerations: [{key: dedicated, operator: Equal, value: fledge, effect: NoSchedule}]
@@ -124,6 +126,9 @@ affinity:
 			t.Errorf("serviceAccountName %q, want existing", spec.ServiceAccountName)
 		case !slices.Contains(c.Args, "--leader-elect=false") || !slices.Contains(c.Args, "--health-probe-bind-address=:9091"):
 			t.Errorf("args %v", c.Args)
+		case !slices.Contains(c.Args, "--reconcilers=3") || !slices.Contains(c.Args, "--notify-webhook=https://ci.example/hook") ||
+			!slices.Contains(c.Args, "--notify-slack=https://hooks.example/T/B/x") || !slices.Contains(c.Args, "--notify-events=aborted,promoted"):
+			t.Errorf("args %v: want the reconcilers and the notification flags", c.Args)
 		case c.Ports[0].ContainerPort != 9090 || c.Ports[1].ContainerPort != 9091:
 			t.Errorf("ports %+v", c.Ports)
 		case spec.NodeSelector["kubernetes.io/os"] != "linux" || len(spec.Tolerations) != 1 || spec.Affinity == nil:
