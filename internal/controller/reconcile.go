@@ -19,8 +19,8 @@ import (
 // retry, pause, resume) to the controller, which removes it once applied.
 const AnnotationCommand = "fledge.dev/command"
 
-// The controller decides on events: a Rollout's spec, status or command
-// annotation changing, its Deployments' status, an analysis verdict or a
+// The controller decides on events: a Rollout's spec, labels or
+// annotations (a command) changing, its Deployments' status, an analysis verdict or a
 // gate's answer (both woken through a channel), and the times the engine
 // asks for (a pause ending, a deadline). The resync periods below are only
 // the safety net for what no event reports: a router edited under us, or a
@@ -56,7 +56,8 @@ type Reconciler struct {
 const maxPasses = 4
 
 // Reconcile fetches the Rollout and decides on it until a decision no
-// longer moves the router or steps the rollout, at most maxPasses times.
+// longer moves the router, steps the rollout or changes its status, at
+// most maxPasses times.
 // A step is two decisions (set the weight; see it applied and go on): the
 // second is made at once, on the router read back, instead of after a
 // requeue behind every other Rollout's turn in the queue.
