@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,7 +67,13 @@ func (c *freshClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 	c.mu.Lock()
 	w, wrote := c.written[k]
 	c.mu.Unlock()
-	if err := c.Client.Get(ctx, key, obj, opts...); err != nil || !ok || !wrote {
+	err := c.Client.Get(ctx, key, obj, opts...)
+	switch {
+	case !ok || !wrote:
+		return err
+	case apierrors.IsNotFound(err):
+		return c.api.Get(ctx, key, obj, opts...) // created by us, not in the cache yet
+	case err != nil:
 		return err
 	}
 	if rv, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64); err == nil && rv >= w.rv {

@@ -58,6 +58,10 @@ func TestFreshClientReadsItsOwnWrites(t *testing.T) {
 	if err := c.Create(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
+	// Created a moment ago: found, though the cache may not have it yet.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{}); err != nil {
+		t.Fatalf("read right after create: %v", err)
+	}
 	for i := 1; i <= 30; i++ {
 		typed := i%2 == 0
 		n := strconv.Itoa(i)
