@@ -62,7 +62,8 @@ spec:
 	with := func(more ...string) []string { return append(slices.Clone(web), more...) }
 	m := scrapeUntil(t, addr, "paused at 20% after a successful analysis, the notifications sent", func(m scraped) bool {
 		sent, _ := m.value("fledge_notifications_sent_total", "kind", "webhook")
-		return m.is("fledge_rollout_phase", 1, with("phase", "Paused")...) && sent >= float64(len(hook.events(ns))) && len(hook.events(ns)) > 0
+		_, counted := m.value("fledge_rollout_events_total", with("reason", "AnalysisStarted")...) // see below
+		return m.is("fledge_rollout_phase", 1, with("phase", "Paused")...) && sent >= float64(len(hook.events(ns))) && len(hook.events(ns)) > 0 && counted
 	})
 	m.expect(t, map[string]sample{
 		"not healthy":        {"fledge_rollout_phase", with("phase", "Healthy"), 0},
@@ -84,8 +85,12 @@ spec:
 
 	command(t, ns, "web", "promote")
 	waitStatus(t, ns, "web", "promoted", func(st *v1alpha1.RolloutStatus) bool { return healthy(st) && st.StableRevision == rev })
-	m = scrapeUntil(t, addr, "healthy on the new revision", func(m scraped) bool {
-		return m.is("fledge_rollout_phase", 1, with("phase", "Healthy")...) && m.is("fledge_rollout_info", 1, with("stable", rev, "canary", "")...)
+	// The gauges come from the cache, which may show the promotion's status
+	// write a moment before the decision's events are counted (right after
+	// that write returns): wait for both.
+	m = scrapeUntil(t, addr, "healthy on the new revision, the promotion counted", func(m scraped) bool {
+		_, counted := m.value("fledge_rollout_events_total", with("reason", "Promoted")...)
+		return m.is("fledge_rollout_phase", 1, with("phase", "Healthy")...) && m.is("fledge_rollout_info", 1, with("stable", rev, "canary", "")...) && counted
 	})
 	m.expect(t, map[string]sample{
 		"promoted": {"fledge_rollout_events_total", with("reason", "Promoted"), 1},
