@@ -178,8 +178,15 @@ func TestMetricsOfARealRollout(t *testing.T) {
 	h.await("v2 promoted", func(s v1alpha1.RolloutStatus) bool {
 		return s.Phase == v1alpha1.PhaseHealthy && s.StableRevision == "2"
 	})
-	text = h.scrape()
-	fams = families(t, text)
+	// The decision's events are counted right after its status is stored,
+	// where await saw it: scrape until they are (nothing to await on).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		text = h.scrape()
+		fams = families(t, text)
+		if _, ok := value(fams, "fledge_rollout_events_total", "rollout", "web", "reason", "Promoted"); ok || time.Now().After(deadline) {
+			break
+		}
+	}
 	check(t, fams, text, map[string]expect{
 		"healthy":                           {"fledge_rollout_phase", []string{"rollout", "web", "phase", "Healthy"}, 1},
 		"paused":                            {"fledge_rollout_phase", []string{"rollout", "web", "phase", "Paused"}, 0},
