@@ -33,7 +33,7 @@ func (r *Router) mirrorRule(weighted map[string]any, m v1alpha1.SetMirrorRoute, 
 	rule["name"] = name
 	if len(m.Match) > 0 {
 		base, _ := rule["matches"].([]any)
-		matches, err := narrowMatches(base, m.Match)
+		matches, err := service.NarrowMatches(base, m.Match, narrowMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -88,29 +88,6 @@ func nestedMap(m map[string]any, keys ...string) map[string]any {
 		m, _ = m[k].(map[string]any)
 	}
 	return m
-}
-
-// narrowMatches intersects a rule's matches (any of which selects a
-// request) with a mirror route's (any of which too): every pair that can
-// both match one request becomes a match.
-func narrowMatches(base []any, want []v1alpha1.RouteMatch) ([]any, error) {
-	if len(base) == 0 {
-		base = []any{map[string]any{}}
-	}
-	var out []any
-	for i, w := range want {
-		for _, b := range base {
-			bm, _ := b.(map[string]any)
-			m, ok, err := narrowMatch(bm, w)
-			if err != nil {
-				return nil, fmt.Errorf("match[%d]: %w", i, err)
-			}
-			if ok {
-				out = append(out, m)
-			}
-		}
-	}
-	return out, nil
 }
 
 // narrowMatch is the HTTPRouteMatch that selects what both base and w

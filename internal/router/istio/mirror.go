@@ -22,7 +22,7 @@ func (r *Router) mirrorRoute(weighted, stable map[string]any, m v1alpha1.SetMirr
 	route["name"] = service.MirrorPrefix + m.Name
 	if len(m.Match) > 0 {
 		base, _ := route["match"].([]any)
-		match, err := narrowMatches(base, m.Match)
+		match, err := service.NarrowMatches(base, m.Match, narrowMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -62,29 +62,6 @@ func (r *Router) mirrors(route map[string]any) bool {
 		}
 	}
 	return false
-}
-
-// narrowMatches intersects a route's matches (any of which selects a
-// request) with a mirror route's (any of which too): every pair that can
-// both match one request becomes a match.
-func narrowMatches(base []any, want []v1alpha1.RouteMatch) ([]any, error) {
-	if len(base) == 0 {
-		base = []any{map[string]any{}}
-	}
-	var out []any
-	for i, w := range want {
-		for _, b := range base {
-			bm, _ := b.(map[string]any)
-			m, ok, err := narrowMatch(bm, w)
-			if err != nil {
-				return nil, fmt.Errorf("match[%d]: %w", i, err)
-			}
-			if ok {
-				out = append(out, m)
-			}
-		}
-	}
-	return out, nil
 }
 
 // narrowMatch is the HTTPMatchRequest that selects what both base and w

@@ -106,3 +106,28 @@ func describe(m *v1alpha1.StringMatch) string {
 	}
 	return fmt.Sprintf("regex %q", m.Regex)
 }
+
+// NarrowMatches intersects the matches of a router's rule (any of which
+// selects a request) with a mirror route's (any of which too): every pair
+// that can both match one request becomes a match, as narrow (the
+// router's own match format) makes it; ok false from narrow drops a pair.
+func NarrowMatches(base []any, want []v1alpha1.RouteMatch,
+	narrow func(base map[string]any, w v1alpha1.RouteMatch) (map[string]any, bool, error)) ([]any, error) {
+	if len(base) == 0 {
+		base = []any{map[string]any{}}
+	}
+	var out []any
+	for i, w := range want {
+		for _, b := range base {
+			bm, _ := b.(map[string]any)
+			m, ok, err := narrow(bm, w)
+			if err != nil {
+				return nil, fmt.Errorf("match[%d]: %w", i, err)
+			}
+			if ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
