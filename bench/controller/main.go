@@ -41,6 +41,7 @@ type options struct {
 	setupTimeout      time.Duration
 	timeout           time.Duration
 	cleanupTimeout    time.Duration
+	spread            time.Duration
 }
 
 func main() {
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/out/controller", "where the controller's log and report.md go")
 	flag.DurationVar(&o.setupTimeout, "setup-timeout", 15*time.Minute, "how long the rollouts may take to become Healthy before the canary")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long the canaries may take")
+	flag.DurationVar(&o.spread, "spread", 0, "change the images evenly over this time (a release wave) instead of all at once (a burst)")
 	flag.DurationVar(&o.cleanupTimeout, "cleanup-timeout", 5*time.Minute, "how long to wait for the namespaces to be deleted at the end")
 	_ = flag.Parse(os.Args[1:])
 	if o.n < 1 || o.perNS < 1 || o.workers < 1 {
@@ -146,11 +148,14 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	mem1, _ := ctl.memory()
+	if err := ctl.heapProfile("heap-healthy.pprof"); err != nil {
+		logf("heap profile: %v", err)
+	}
 
 	rec.markBaseline(targets)
-	logf("changing %d images", o.n)
+	logf("changing %d images (over %s)", o.n, o.spread)
 	t2 := time.Now()
-	if err := parallel(ctx, targets, o.workers, func(ctx context.Context, t target) error {
+	if err := parallel(ctx, targets, o.workers, o.spread/time.Duration(o.n), func(ctx context.Context, t target) error {
 		return setImage(ctx, c, t, imageV2)
 	}); err != nil {
 		return err
@@ -175,7 +180,7 @@ func run(ctx context.Context, o options) (err error) {
 	tl, revs := rec.snapshot()
 	r := report{
 		n: o.n, namespaces: len(namespaces), completed: rec.completed(),
-		create: created, setup: setup, trigger: triggered,
+		create: created, setup: setup, trigger: triggered, spread: o.spread,
 		setupCalls: delta(s0, s1), canaryCalls: delta(s1, s2),
 		hwm: mem2["VmHWM"], rssSetup: mem1["VmRSS"], rssEnd: mem2["VmRSS"], maxRSS: maxRSS,
 		fig: analyse(tl, revs),

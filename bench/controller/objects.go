@@ -100,7 +100,7 @@ func createNamespaces(ctx context.Context, c client.Client, names []string) erro
 
 // createObjects creates every target's objects, workers at a time.
 func createObjects(ctx context.Context, c client.Client, targets []target, workers int) error {
-	return parallel(ctx, targets, workers, func(ctx context.Context, t target) error {
+	return parallel(ctx, targets, workers, 0, func(ctx context.Context, t target) error {
 		for _, doc := range strings.Split(fmt.Sprintf(benchObjects, t.name, imageV1), "\n---") {
 			var obj map[string]any
 			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
@@ -167,7 +167,9 @@ func awaitGone(ctx context.Context, c client.Client, names []string) error {
 }
 
 // parallel runs f on every target, workers at a time; the first error wins.
-func parallel(parent context.Context, targets []target, workers int, f func(context.Context, target) error) error {
+// With every > 0, target i is not started before i·every from now: a paced
+// wave instead of a burst.
+func parallel(parent context.Context, targets []target, workers int, every time.Duration, f func(context.Context, target) error) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	work := make(chan target)
@@ -187,8 +189,16 @@ func parallel(parent context.Context, targets []target, workers int, f func(cont
 			}
 		}()
 	}
+	start := time.Now()
 feed:
-	for _, t := range targets {
+	for i, t := range targets {
+		if every > 0 {
+			select {
+			case <-time.After(time.Until(start.Add(time.Duration(i) * every))):
+			case <-ctx.Done():
+				break feed
+			}
+		}
 		select {
 		case work <- t:
 		case <-ctx.Done():

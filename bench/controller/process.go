@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +22,13 @@ import (
 type controllerProc struct {
 	cmd     *exec.Cmd
 	metrics string // http://host:port/metrics
+	pprof   string // http://host:port/debug/pprof/
+	out     string // where heap profiles go
 	done    chan struct{}
 
-	mu     sync.Mutex
-	maxRSS int64 // KiB, the largest VmRSS sampled
+	mu       sync.Mutex
+	maxRSS   int64 // KiB, the largest VmRSS sampled
+	profiled int64 // KiB, the VmRSS when heap-peak.pprof was taken
 }
 
 // startController runs binary against kubeconfig, logging to logPath, and
@@ -38,18 +42,24 @@ func startController(ctx context.Context, binary, kubeconfig, logPath string) (*
 	if err != nil {
 		return nil, err
 	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("controller log: %w", err)
 	}
 	cmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
-		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr)
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", probeAddr,
+		"--pprof-bind-address", pprofAddr)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s controller: %w", binary, err)
 	}
-	p := &controllerProc{cmd: cmd, metrics: "http://" + metricsAddr + "/metrics", done: make(chan struct{})}
+	p := &controllerProc{cmd: cmd, metrics: "http://" + metricsAddr + "/metrics",
+		pprof: "http://" + pprofAddr + "/debug/pprof/", out: filepath.Dir(logPath), done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
 	go p.sampleRSS()
 	deadline := time.Now().Add(60 * time.Second)
@@ -96,12 +106,41 @@ func (p *controllerProc) sampleRSS() {
 			return
 		case <-time.After(500 * time.Millisecond):
 		}
-		if m, err := p.memory(); err == nil {
-			p.mu.Lock()
-			p.maxRSS = max(p.maxRSS, m["VmRSS"])
-			p.mu.Unlock()
+		m, err := p.memory()
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		p.maxRSS = max(p.maxRSS, m["VmRSS"])
+		// A heap profile near the peak says what the memory is: taken again
+		// whenever the resident set grew by 8 MiB since the last one.
+		again := p.maxRSS >= p.profiled+8*1024
+		if again {
+			p.profiled = p.maxRSS
+		}
+		p.mu.Unlock()
+		if again {
+			_ = p.heapProfile("heap-peak.pprof")
 		}
 	}
+}
+
+// heapProfile saves the controller's heap profile (in-use and allocated
+// bytes, `go tool pprof -sample_index=inuse_space`) under out.
+func (p *controllerProc) heapProfile(name string) error {
+	resp, err := http.Get(p.pprof + "heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%sheap: %s", p.pprof, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(p.out, name), b, 0o644)
 }
 
 // memory reads the Vm* lines of /proc/PID/status, in KiB.

@@ -17,6 +17,7 @@ const (
 type report struct {
 	n, namespaces, completed int
 	create, setup, trigger   time.Duration
+	spread                   time.Duration // the -spread asked for; 0: all at once
 	setupCalls, canaryCalls  sample
 	hwm, rssSetup, rssEnd    int64 // KiB
 	maxRSS                   int64 // KiB, sampled
@@ -51,7 +52,11 @@ func (r report) markdown() string {
 	row("namespaces", fmt.Sprint(r.namespaces))
 	row("completed (new revision stable)", fmt.Sprintf("%d/%d", r.completed, r.n))
 	row("wall time: first image change to last promotion", wall(f))
-	row("image changes sent in", ms(r.trigger))
+	wave := "all at once (a burst)"
+	if r.spread > 0 {
+		wave = "paced evenly over " + ms(r.spread) + " (a wave)"
+	}
+	row("image changes sent in", ms(r.trigger)+", "+wave)
 	row("per rollout: image change to promotion", dist(f.canary))
 	row("**controller reaction, step transitions**", dist(f.stepLatency)+" "+verdict(quantile(f.stepLatency, 0.99) < goalP99, "p99 < 1 s"))
 	for _, c := range []string{"the image change", "a revision Deployment's status", "the HTTPRoute's weights", "its own previous write"} {

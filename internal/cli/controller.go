@@ -47,6 +47,7 @@ func newControllerCmd(o *Options) *cobra.Command {
 	f.StringVar(&co.LeaderElectionNamespace, "leader-election-namespace", "default", "namespace of the Lease (in cluster: the controller's)")
 	f.StringVar(&co.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	f.StringVar(&co.ProbeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz; 0 disables them")
+	f.StringVar(&co.PprofAddr, "pprof-bind-address", "", "address of the Go profiler's /debug/pprof/ endpoints (unauthenticated: keep it on loopback); empty disables it")
 	f.IntVar(&co.Reconcilers, "reconcilers", controller.DefaultReconcilers, "how many Rollouts are decided on at once")
 	nf.register(f)
 	return cmd

@@ -48,6 +48,9 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// PprofAddr serves net/http/pprof's /debug/pprof/ (empty or "0": off),
+	// to profile the controller where it runs (bench/controller does).
+	PprofAddr string
 	// Reconcilers is how many Rollouts are decided on at once (default
 	// DefaultReconcilers); one Rollout is never decided on twice at once.
 	Reconcilers int
@@ -117,6 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		// the controller never reads them.
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		HealthProbeBindAddress: o.ProbeAddr,
+		PprofBindAddress:       o.PprofAddr,
 		Controller:             config.Controller{MaxConcurrentReconciles: reconcilers},
 	})
 	if err != nil {
