@@ -75,7 +75,7 @@ func (r report) markdown() string {
 		"that rollout's timeline (the image change, a revision Deployment's status, the HTTPRoute's weights,\n" +
 		"or the controller's previous write), all timestamped as the benchmark's watches deliver them. Step\n" +
 		"transitions are the writes that change the step, the weight, the phase or a revision. It includes\n" +
-		"the controller's own 100 ms requeue after moving the router.\n")
+		"the controller's own 100 ms requeue when a reconcile's last pass moved the router.\n")
 	return b.String()
 }
 

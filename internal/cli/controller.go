@@ -2,7 +2,9 @@ package cli
 
 import (
 	"log/slog"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"fledge.dev/fledge/internal/controller"
@@ -12,6 +14,16 @@ import (
 )
 
 func init() { register(newControllerCmd) }
+
+// ControllerGCPercent is the controller's GOGC unless the environment sets
+// one. The controller's heap is mostly its informers' caches, which live
+// as long as it does, and it collects rarely (26 collections in 14 minutes
+// of a 1,000-Rollout canary wave, bench/controller): at Go's default of
+// 100 the heap may grow to twice the caches before a collection, and that
+// headroom was most of its peak memory. At 50 it grows by half the caches,
+// for collections still rarer than one every 15 s. Prometheus does the
+// same for the same reason (its GOGC defaults to 75).
+const ControllerGCPercent = 50
 
 // newControllerCmd runs the Kubernetes controller (in or out of cluster).
 func newControllerCmd(o *Options) *cobra.Command {
@@ -25,6 +37,9 @@ func newControllerCmd(o *Options) *cobra.Command {
 			"(--leader-elect); only the leader acts.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(ControllerGCPercent)
+			}
 			level := slog.LevelInfo
 			_ = level.UnmarshalText([]byte(o.LogLevel))
 			handler := slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})

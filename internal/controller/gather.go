@@ -46,6 +46,7 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (*world, 
 		Now:             r.now(),
 		Replicas:        map[string]rollout.ReplicaObservation{},
 		Command:         rollout.Command(ro.Annotations[AnnotationCommand]),
+		PromoteWith:     "kubectl fledge promote",
 	}
 	for i := range list.Items {
 		d := &list.Items[i]

@@ -71,7 +71,7 @@ func (d *decider) blueGreenStep(i int32) bool {
 		}
 		if !v1alpha1.Bool(b.AutoPromotionEnabled) {
 			d.addPause(v1alpha1.PausePreviewPromotion)
-			st.Message = fmt.Sprintf("preview revision %s is ready: waiting for `fledge promote`", st.CanaryRevision)
+			st.Message = fmt.Sprintf("preview revision %s is ready: waiting for `%s`", st.CanaryRevision, d.in.promoteWith())
 			return false
 		}
 		if b.AutoPromotionSeconds > 0 && st.PreviewReadyAt != nil {

@@ -84,7 +84,7 @@ func (d *decider) executeStep(s v1alpha1.CanaryStep) bool {
 func (d *decider) pauseStep(p *v1alpha1.RolloutPause) bool {
 	if p.Duration == nil {
 		d.addPause(v1alpha1.PauseCanaryStep)
-		d.st.Message = "paused: waiting for `fledge promote`"
+		d.st.Message = "paused: waiting for `" + d.in.promoteWith() + "`"
 		return false
 	}
 	if d.st.StepStartedAt == nil {

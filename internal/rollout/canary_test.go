@@ -111,6 +111,12 @@ func TestCanarySteps(t *testing.T) {
 			want: []check{phase(v1alpha1.PhasePaused), atStep(5), pauses(v1alpha1.PauseCanaryStep), requeue(0),
 				message("fledge promote"), events("StepCompleted")},
 		},
+		"an indefinite pause names the edge's promote command": {
+			rollout: example(releasing("2", 4, 50), withBackground),
+			input: []inputOption{ready("2", 1), applied("2", 50),
+				func(in *Input) { in.PromoteWith = "kubectl fledge promote" }},
+			want: []check{phase(v1alpha1.PhasePaused), atStep(5), message("waiting for `kubectl fledge promote`")},
+		},
 		"an indefinite pause does not end with time": {
 			rollout: example(releasing("2", 5, 50), withBackground, pausedFor(v1alpha1.PauseCanaryStep)),
 			input:   []inputOption{ready("2", 1), applied("2", 50), now(24 * time.Hour)},

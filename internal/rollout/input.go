@@ -28,6 +28,18 @@ type Input struct {
 	// Gates is the last answer of the webhook gates the edge checks (those
 	// the last Decision asked for), by type; a gate not listed is closed.
 	Gates map[v1alpha1.WebhookType]GateObservation
+	// PromoteWith is the command a user promotes with, for the messages
+	// of a rollout waiting for one; empty: "fledge promote" (the daemon's
+	// CLI; the Kubernetes controller names kubectl's plugin).
+	PromoteWith string
+}
+
+// promoteWith is the command the status messages tell a user to run.
+func (in Input) promoteWith() string {
+	if in.PromoteWith == "" {
+		return "fledge promote"
+	}
+	return in.PromoteWith
 }
 
 // ReplicaObservation counts the replicas of one revision.
