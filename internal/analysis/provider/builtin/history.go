@@ -88,17 +88,29 @@ func (h *history) tick(wp weak.Pointer[metrics.Registry]) bool {
 	return true
 }
 
-// window returns the snapshots bounding [start, end]: a fresh one stamped
-// end when end is not older than the history (the usual case: end is now),
-// else the one at or before end; and the one at or before start (the
-// oldest when start is older than the history).
+// window returns the snapshots bounding [start, end]: a fresh one when end
+// is now (the usual case), else the one at or before end; and the one at
+// or before start (the oldest when start is older than the history).
+//
+// End is now when it is not older than the history, or when it is less
+// than a sampling period old: the measurement read the clock, and the
+// sampler snapshotted before the window was asked for. Taking the
+// sampler's predecessor then would cut up to a second off the window, all
+// of it when the history is that young (a run resumed after a restart,
+// whose first window would hold no request). The fresh snapshot is
+// stamped with the time it is taken, so the window's length stays true.
 func (h *history) window(reg *metrics.Registry, start, end time.Time) (from, to snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if last := h.snaps[len(h.snaps)-1]; !end.Before(last.at) {
+	last, now := h.snaps[len(h.snaps)-1], time.Now()
+	switch {
+	case !end.Before(last.at):
 		to = snapshot{at: end, counts: reg.Snapshot(nil), mark: true}
 		h.record(to.at, to.counts, true)
-	} else {
+	case now.Sub(end) < sampleEvery && !last.at.After(now):
+		to = snapshot{at: now, counts: reg.Snapshot(nil), mark: true}
+		h.record(to.at, to.counts, true)
+	default:
 		to = h.before(end)
 	}
 	from = h.before(start)

@@ -86,6 +86,32 @@ func TestHistoryOrder(t *testing.T) {
 	}
 }
 
+// TestWindowEndRacesTheSampler checks that a window ending now keeps its
+// requests when the sampler snapshots between the measurement's reading of
+// the clock and its asking for the window: on a history that young the
+// snapshot before the end is the one the window starts from.
+func TestWindowEndRacesTheSampler(t *testing.T) {
+	reg := metrics.New()
+	h := &history{}
+	start := time.Now()
+	h.record(start, reg.Snapshot(nil), false)
+	key := metrics.Key{Rollout: "web", Revision: "1", Route: "GET /"}
+	for range 5 {
+		reg.Observe(key, false, time.Millisecond)
+	}
+	end := time.Now()
+	for !time.Now().After(end) {
+	}
+	h.record(time.Now(), reg.Snapshot(nil), false) // the sampler's tick
+	from, to := h.window(reg, start, end)
+	if got := requests(to) - requests(from); got != 5 {
+		t.Errorf("window (start, end) holds %d requests, want the 5 sent", got)
+	}
+	if !to.at.After(end) {
+		t.Errorf("window end stamped end%v, want the time the snapshot was taken (after end)", to.at.Sub(end))
+	}
+}
+
 // TestSamplerStopsWithRegistry checks that the sampler of a registry nobody
 // uses any more stops.
 func TestSamplerStopsWithRegistry(t *testing.T) {
