@@ -148,6 +148,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	mem1, _ := ctl.memory()
+	cpu1, _ := ctl.cpu()
 	if err := ctl.heapProfile("heap-healthy.pprof"); err != nil {
 		logf("heap profile: %v", err)
 	}
@@ -173,6 +174,10 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return fmt.Errorf("read the controller's memory: %w", err)
 	}
+	cpu2, err := ctl.cpu()
+	if err != nil {
+		return fmt.Errorf("read the controller's CPU time: %w", err)
+	}
 	ctl.mu.Lock()
 	maxRSS := ctl.maxRSS
 	ctl.mu.Unlock()
@@ -182,6 +187,7 @@ func run(ctx context.Context, o options) (err error) {
 		n: o.n, namespaces: len(namespaces), completed: rec.completed(),
 		create: created, setup: setup, trigger: triggered, spread: o.spread,
 		setupCalls: delta(s0, s1), canaryCalls: delta(s1, s2),
+		cpuSetup: cpu1, cpuCanary: cpu2 - cpu1,
 		hwm: mem2["VmHWM"], rssSetup: mem1["VmRSS"], rssEnd: mem2["VmRSS"], maxRSS: maxRSS,
 		fig: analyse(tl, revs),
 	}

@@ -18,6 +18,7 @@ type report struct {
 	n, namespaces, completed int
 	create, setup, trigger   time.Duration
 	spread                   time.Duration // the -spread asked for; 0: all at once
+	cpuSetup, cpuCanary      time.Duration // the controller's CPU time (user + system) in each phase
 	setupCalls, canaryCalls  sample
 	hwm, rssSetup, rssEnd    int64 // KiB
 	maxRSS                   int64 // KiB, sampled
@@ -69,6 +70,8 @@ func (r report) markdown() string {
 	row("API requests per rollout, canary", per(r.canaryCalls))
 	row("API requests per rollout, setup", per(r.setupCalls))
 	row("**controller peak RSS (VmHWM)**", mib(r.hwm)+" "+verdict(r.hwm > 0 && r.hwm < goalMemKiB, "< 300 MiB"))
+	row("controller CPU time: setup / canary (per rollout)", fmt.Sprintf("%.1f s / %.1f s (%.1f ms)",
+		r.cpuSetup.Seconds(), r.cpuCanary.Seconds(), float64(r.cpuCanary.Microseconds())/1000/float64(r.n)))
 	row("controller RSS: all Healthy / at the end / max sampled", mib(r.rssSetup)+" / "+mib(r.rssEnd)+" / "+mib(r.maxRSS))
 	row("setup: objects created in / all Healthy in", ms(r.create)+" / "+ms(r.setup))
 	b.WriteString("\nController reaction: for each Rollout status write, the time since the change just before it on\n" +
