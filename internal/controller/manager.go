@@ -13,8 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/record"
-	ctrl "sigs.k8s.io/controller-runtime"
+		ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,8 +100,6 @@ func Run(ctx context.Context, o Options) error {
 	if reconcilers <= 0 {
 		reconcilers = DefaultReconcilers
 	}
-	events := eventBroadcaster()
-	defer events.Shutdown()
 	lease := 15 * time.Second
 	renew, retry := 10*time.Second, 2*time.Second
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
@@ -123,7 +120,6 @@ func Run(ctx context.Context, o Options) error {
 		// the controller never reads them.
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		HealthProbeBindAddress: o.ProbeAddr,
-		EventBroadcaster:       events, //nolint:staticcheck // shut down when Run returns, so it cannot leak
 		PprofBindAddress:       o.PprofAddr,
 		Controller:             config.Controller{MaxConcurrentReconciles: reconcilers},
 	})
@@ -142,22 +138,6 @@ func Run(ctx context.Context, o Options) error {
 	return mgr.Start(ctx)
 }
 
-// eventBroadcaster records the Rollouts' Events. client-go's default
-// correlator lets one object have 25 Events, then one every 5 minutes, and
-// folds the 11th similar Event in 10 minutes into its predecessor: a
-// canary of 30 steps kept only its first 22 Events, not its promotion's
-// (TestEveryTransitionHasAnEvent), and a second release within the hour
-// lost most of its own. Every transition is an Event here (two a
-// step, a few more a release); the limits stay for a runaway, which the
-// work queue's backoff already slows.
-func eventBroadcaster() record.EventBroadcaster {
-	return record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{
-		BurstSize: 200,     // events a Rollout may emit at once
-		QPS:       1.0 / 6, // then 10 a minute
-		MaxEvents: 100,     // similar events (one reason) kept apart in 10 minutes
-	})
-}
-
 // Setup registers the Rollout reconciler: it watches Rollouts, the
 // Deployments it owns, the Deployments and analysis templates Rollouts
 // refer to, and the verdicts of their analysis runs, which the Analyses
@@ -166,7 +146,21 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	if err := addIndexes(context.Background(), mgr); err != nil {
 		return fmt.Errorf("index the Rollouts: %w", err)
 	}
-	events := mgr.GetEventRecorderFor("fledge")
+	events, stopEvents, err := NewEventRecorder(mgr.GetConfig(), mgr.GetScheme(), "fledge", mgr.GetLogger().WithName("events"))
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	// Every replica may record (a leader's last Events as it steps down):
+	// the writers stop with the manager, given a few seconds to finish.
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
+		<-ctx.Done()
+		drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopEvents(drain)
+		return nil
+	})); err != nil {
+		return err
+	}
 	changed := make(chan event.GenericEvent, 256)
 	an := NewAnalyses(mgr.GetClient(), mgr.GetAPIReader(), events, mgr.GetLogger().WithName("analysis"), changed)
 	if err := mgr.Add(an); err != nil {
