@@ -11,7 +11,9 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -60,11 +62,34 @@ func NewEventRecorder(cfg *rest.Config, scheme *runtime.Scheme, component string
 	sink := newEventSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")}, log)
 	b := record.NewBroadcaster(record.WithCorrelatorOptions(correlatorOptions))
 	b.StartRecordingToSink(sink)
+	rec = b.NewRecorder(scheme, corev1.EventSource{Component: component})
 	stop = func(ctx context.Context) {
+		// The broadcaster's shutdown abandons what its watcher has not
+		// handed on yet; a mark recorded last reaches the sink after every
+		// Event recorded before it.
+		rec.Event(flushMark(), corev1.EventTypeNormal, "Flush", "every earlier Event is in the writers' queues")
+		select {
+		case <-sink.flushed:
+		case <-ctx.Done():
+		}
 		b.Shutdown()
 		sink.close(ctx)
 	}
-	return b.NewRecorder(scheme, corev1.EventSource{Component: component}), stop, nil
+	return rec, stop, nil
+}
+
+// WithEvents records the Rollouts' Events through rec (NewEventRecorder's)
+// rather than the manager's recorder.
+func WithEvents(rec record.EventRecorder) SetupOption {
+	return func(o *setupOptions) { o.events = rec }
+}
+
+// flushUID marks the Event that stop records last, which the sink takes as
+// the sign that it holds every other, never writes.
+const flushUID = types.UID("fledge.dev/events-flushed")
+
+func flushMark() *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fledge-events-flushed", UID: flushUID}}
 }
 
 // eventSink is a record.EventSink that takes an Event at once and writes it
@@ -80,6 +105,8 @@ type eventSink struct {
 	queues  []chan eventWrite
 	wg      sync.WaitGroup
 	dropped atomic.Int64
+	flushed chan struct{} // closed when the flush mark arrives
+	flush   sync.Once
 }
 
 // eventWrite is one Event to create, or to patch (patch set).
@@ -91,7 +118,7 @@ type eventWrite struct {
 var _ record.EventSink = (*eventSink)(nil)
 
 func newEventSink(api record.EventSink, log logr.Logger) *eventSink {
-	s := &eventSink{api: api, log: log}
+	s := &eventSink{api: api, log: log, flushed: make(chan struct{})}
 	for range eventWriters {
 		q := make(chan eventWrite, eventQueue)
 		s.queues = append(s.queues, q)
@@ -116,11 +143,16 @@ func (s *eventSink) Patch(e *corev1.Event, patch []byte) (*corev1.Event, error) 
 // take queues w to its writer. A full queue drops the Event (as client-go
 // would, far sooner) rather than block the broadcaster.
 func (s *eventSink) take(w eventWrite) (*corev1.Event, error) {
+	if w.event.InvolvedObject.UID == flushUID {
+		s.flush.Do(func() { close(s.flushed) })
+		return w.event, nil
+	}
 	h := fnv.New32a()
 	h.Write([]byte(w.event.Namespace + "/" + w.event.Name))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
+		s.log.Info("Event recorded after the writers stopped, not written", "reason", w.event.Reason, "object", w.event.InvolvedObject.Name)
 		return w.event, nil
 	}
 	select {
@@ -198,9 +230,3 @@ func (s *eventSink) close(ctx context.Context) {
 		s.log.Info("Events still being written at shutdown were left unwritten")
 	}
 }
-
-// everyReplica is a runnable that runs whether or not its replica leads.
-type everyReplica func(context.Context) error
-
-func (r everyReplica) Start(ctx context.Context) error { return r(ctx) }
-func (everyReplica) NeedLeaderElection() bool          { return false }

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
-		ctrl "sigs.k8s.io/controller-runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -132,7 +132,18 @@ func Run(ctx context.Context, o Options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := Setup(mgr, WithNotifier(o.Notifier)); err != nil {
+	events, stopEvents, err := NewEventRecorder(cfg, mgr.GetScheme(), "fledge", mgr.GetLogger().WithName("events"))
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	// The writers stop once the manager has (every reconcile done, so every
+	// Event recorded), given a few seconds to write what they hold.
+	defer func() {
+		drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopEvents(drain)
+	}()
+	if err := Setup(mgr, WithNotifier(o.Notifier), WithEvents(events)); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
@@ -146,20 +157,13 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	if err := addIndexes(context.Background(), mgr); err != nil {
 		return fmt.Errorf("index the Rollouts: %w", err)
 	}
-	events, stopEvents, err := NewEventRecorder(mgr.GetConfig(), mgr.GetScheme(), "fledge", mgr.GetLogger().WithName("events"))
-	if err != nil {
-		return fmt.Errorf("events: %w", err)
+	var o setupOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
-	// Every replica may record (a leader's last Events as it steps down):
-	// the writers stop with the manager, given a few seconds to finish.
-	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
-		<-ctx.Done()
-		drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		stopEvents(drain)
-		return nil
-	})); err != nil {
-		return err
+	events := o.events
+	if events == nil {
+		events = mgr.GetEventRecorderFor("fledge")
 	}
 	changed := make(chan event.GenericEvent, 256)
 	an := NewAnalyses(mgr.GetClient(), mgr.GetAPIReader(), events, mgr.GetLogger().WithName("analysis"), changed)

@@ -43,6 +43,7 @@ type SetupOption func(*setupOptions)
 
 type setupOptions struct {
 	notifier *notify.Notifier
+	events   record.EventRecorder
 }
 
 // WithNotifier sends the Rollouts' notifications through n, whose own sinks
