@@ -107,6 +107,7 @@ type eventSink struct {
 	dropped atomic.Int64
 	flushed chan struct{} // closed when the flush mark arrives
 	flush   sync.Once
+	backoff time.Duration // the first retry's wait, longer each try
 }
 
 // eventWrite is one Event to create, or to patch (patch set).
@@ -118,7 +119,7 @@ type eventWrite struct {
 var _ record.EventSink = (*eventSink)(nil)
 
 func newEventSink(api record.EventSink, log logr.Logger) *eventSink {
-	s := &eventSink{api: api, log: log, flushed: make(chan struct{})}
+	s := &eventSink{api: api, log: log, flushed: make(chan struct{}), backoff: time.Second}
 	for range eventWriters {
 		q := make(chan eventWrite, eventQueue)
 		s.queues = append(s.queues, q)
@@ -181,7 +182,7 @@ func (s *eventSink) write(q chan eventWrite) {
 				s.log.Error(err, "Event not written, giving up", "reason", w.event.Reason, "object", w.event.InvolvedObject.Name, "tries", try)
 				break
 			}
-			time.Sleep(time.Duration(try) * time.Second) // the API server is away: back off
+			time.Sleep(time.Duration(try) * s.backoff) // the API server is away: back off
 		}
 	}
 }
