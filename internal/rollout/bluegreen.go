@@ -75,7 +75,7 @@ func (d *decider) blueGreenStep(i int32) bool {
 			return false
 		}
 		if b.AutoPromotionSeconds > 0 && st.PreviewReadyAt != nil {
-			left := st.PreviewReadyAt.Add(time.Duration(b.AutoPromotionSeconds) * time.Second).Sub(d.in.Now)
+			left := time.Duration(b.AutoPromotionSeconds)*time.Second - d.since(*st.PreviewReadyAt)
 			if left > 0 {
 				d.wait("auto-promotion of revision %s in %s", st.CanaryRevision, left.Round(time.Second))
 				d.requeue(left)

@@ -90,7 +90,7 @@ func (d *decider) pauseStep(p *v1alpha1.RolloutPause) bool {
 	if d.st.StepStartedAt == nil {
 		d.st.StepStartedAt = &d.now // a status from before the step's clock: start it now
 	}
-	left := p.Duration.Duration - d.in.Now.Sub(d.st.StepStartedAt.Time)
+	left := p.Duration.Duration - d.since(*d.st.StepStartedAt)
 	if left <= 0 {
 		return true
 	}

@@ -42,6 +42,18 @@ func TestCanarySteps(t *testing.T) {
 			input:   []inputOption{ready("2", 1), applied("2", 5), now(12 * time.Second)},
 			want:    []check{phase(v1alpha1.PhasePaused), atStep(1), requeue(18 * time.Second), message("18s left"), events()},
 		},
+		"a clock started within a second counts from the next whole one, as the status keeps whole seconds": {
+			rollout: example(releasing("2", 0, 5)),
+			input:   []inputOption{ready("2", 1), applied("2", 5), now(900 * time.Millisecond)},
+			want: []check{atStep(1), pauses(v1alpha1.PauseCanaryStep), requeue(30 * time.Second),
+				statusHas("the step clock at 1s, not 0s", func(s v1alpha1.RolloutStatus) bool { return s.StepStartedAt.Equal(mt(time.Second)) })},
+		},
+		"so a timed pause never ends early: 29.9s after its recorded start, 30.8s after the real one": {
+			rollout: example(releasing("2", 1, 5), withBackground, pausedFor(v1alpha1.PauseCanaryStep),
+				withStatus(func(s *v1alpha1.RolloutStatus) { s.StepStartedAt = mt(time.Second) })),
+			input: []inputOption{ready("2", 1), applied("2", 5), now(30*time.Second + 900*time.Millisecond)},
+			want:  []check{phase(v1alpha1.PhasePaused), atStep(1), requeue(100 * time.Millisecond), events()},
+		},
 		"a timed pause ends after its duration; the header route is asked for": {
 			rollout: example(releasing("2", 1, 5), withBackground, pausedFor(v1alpha1.PauseCanaryStep)),
 			input:   []inputOption{ready("2", 1), applied("2", 5), now(30 * time.Second)},

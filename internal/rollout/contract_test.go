@@ -211,7 +211,7 @@ func (c *contract) stepEnded(rev string, i, start int32, current bool) bool {
 	if current && prev.StepStartedAt != nil {
 		started = prev.StepStartedAt.Time
 	}
-	elapsed := in.Now.Sub(started)
+	elapsed := max(0, in.Now.Sub(started)) // a clock started this second is rounded up, ahead of now
 	if b := in.Rollout.Spec.Strategy.BlueGreen; b != nil {
 		if human && i != bgSwitch && (i == start || i < bgSwitch && start < bgSwitch) {
 			return true // promote goes from the preview straight to the switch, never past it
@@ -264,7 +264,7 @@ func (c *contract) blueGreenStepEnded(b *v1alpha1.BlueGreenStrategy, rev string,
 		if prev.PreviewReadyAt != nil && rev == prev.CanaryRevision && !(in.Command == CommandRetry && prev.Abort) {
 			readyAt = prev.PreviewReadyAt.Time
 		}
-		return in.Now.Sub(readyAt) >= time.Duration(b.AutoPromotionSeconds)*time.Second
+		return max(0, in.Now.Sub(readyAt)) >= time.Duration(b.AutoPromotionSeconds)*time.Second
 	case bgSwitch:
 		return in.Replicas[rev].Ready >= c.full && in.Traffic.Canary == rev && in.Traffic.CanaryWeight == 100
 	case bgPost:

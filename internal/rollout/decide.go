@@ -204,6 +204,22 @@ func (d *decider) abort(reason, format string, args ...any) {
 	d.aborted()
 }
 
-// metaTime truncates to the second, as the status is serialised, so that a
-// decision made from a persisted status equals one made from memory.
-func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
+// metaTime is t to the second, as the status is serialised, so that a
+// decision made from a persisted status equals one made from memory. It
+// rounds up: the times it records start clocks (a pause, the progress
+// deadline, auto-promotion, a scale-down delay) that are compared with the
+// precise now, and a clock started up to a second late makes them last up
+// to a second longer, never shorter (truncated, a 30 s pause could end
+// after 29).
+func metaTime(t time.Time) metav1.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		t = s.Add(time.Second)
+	}
+	return metav1.NewTime(t)
+}
+
+// since is the time from a recorded start to now; a start recorded in this
+// second (rounded up, so still ahead of now) is no time ago.
+func (d *decider) since(start metav1.Time) time.Duration {
+	return max(0, d.in.Now.Sub(start.Time))
+}

@@ -64,7 +64,7 @@ func (d *decider) checkDeadline() {
 		return
 	}
 	deadline := time.Duration(v1alpha1.Int32(d.spec.ProgressDeadlineSeconds)) * time.Second
-	left := st.ProgressAt.Add(deadline).Sub(d.in.Now)
+	left := deadline - d.since(*st.ProgressAt)
 	if left > 0 {
 		d.requeue(left)
 		return
