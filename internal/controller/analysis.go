@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 
 	"fledge.dev/fledge/api/v1alpha1"
 	"fledge.dev/fledge/internal/analysis/provider"
 	"fledge.dev/fledge/internal/analysis/run"
+	"fledge.dev/fledge/internal/metrics/rollouts"
 	"fledge.dev/fledge/internal/rollout"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
@@ -193,6 +195,22 @@ func (a *Analyses) drop(key types.NamespacedName) {
 		}
 		delete(a.byOwner, key)
 	}
+}
+
+// AnalysisRuns are the runs the run managers hold, by Rollout: what they
+// stored, or newer. Only the leader reconciles, so only its Analyses holds
+// any.
+func (a *Analyses) AnalysisRuns() map[rollouts.ID][]*v1alpha1.AnalysisRun {
+	a.mu.Lock()
+	owners := maps.Clone(a.byOwner)
+	a.mu.Unlock()
+	out := make(map[rollouts.ID][]*v1alpha1.AnalysisRun, len(owners))
+	for key, rr := range owners {
+		if runs := rr.mgr.Runs(); len(runs) > 0 {
+			out[rollouts.ID{Namespace: key.Namespace, Name: key.Name}] = runs
+		}
+	}
+	return out
 }
 
 // wake asks for a reconcile of a Rollout (see wake).

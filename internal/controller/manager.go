@@ -183,7 +183,7 @@ func Setup(mgr manager.Manager, opts ...SetupOption) error {
 	}
 	// Fledge's own families join controller-runtime's on the metrics
 	// endpoint; a manager is set up once per process, as the registry is.
-	metrics := NewMetrics(mgr.GetCache(), mgr.GetAPIReader(), notes, mgr.GetLogger().WithName("metrics"))
+	metrics := NewMetrics(mgr.GetCache(), an, notes, mgr.GetLogger().WithName("metrics"))
 	if err := ctrlmetrics.Registry.Register(metrics); err != nil {
 		return fmt.Errorf("register the metrics: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"fledge.dev/fledge/api/v1alpha1"
-	analysisrun "fledge.dev/fledge/internal/analysis/run"
 	"fledge.dev/fledge/internal/metrics/rollouts"
 	"fledge.dev/fledge/internal/rollout"
 	"fledge.dev/fledge/internal/runner/store"
@@ -30,9 +29,11 @@ import (
 //     Rollouts in the manager's cache (the ones with a workloadRef, which
 //     the controller drives): every replica reports them;
 //   - fledge_analysis_run_phase and fledge_analysis_measurements_total from
-//     the AnalysisRuns of each Rollout's stable and canary revisions, listed
-//     from the API server at each scrape (the controller may list them but
-//     not watch them, so they are not cached);
+//     the AnalysisRuns of each Rollout's stable and canary revisions, as the
+//     leader's run managers hold them (what they stored, or newer): only
+//     the leader measures, so only it reports them. Listing them from the
+//     API server at each scrape cost every replica a LIST of every run in
+//     the cluster, which grows with the Rollouts and their releases;
 //   - fledge_rollout_events_total, fledge_rollout_event_timestamp_seconds
 //     (the deployment markers) and fledge_rollout_decision_duration_seconds,
 //     counted by the reconciler: only the leader decides, so only its
@@ -47,7 +48,7 @@ import (
 // modes, at the price of a parse per scrape (a few thousand lines at most).
 type Metrics struct {
 	cache client.Reader // the manager's cache: the Rollouts
-	api   client.Reader // the API server: the AnalysisRuns
+	runs  RunSource     // nil: no analysis families
 	notes *Notifications
 	rec   *rollouts.Recorder
 	log   logr.Logger
@@ -58,10 +59,16 @@ var _ prometheus.Collector = (*Metrics)(nil)
 // scrapeTimeout bounds the reads of one scrape.
 const scrapeTimeout = 5 * time.Second
 
+// RunSource holds the AnalysisRuns of the Rollouts, by Rollout.
+type RunSource interface {
+	AnalysisRuns() map[rollouts.ID][]*v1alpha1.AnalysisRun
+}
+
 // NewMetrics returns the collector: Rollouts are read from cache,
-// AnalysisRuns from api, the notifications' counts from notes (nil: none).
-func NewMetrics(cache, api client.Reader, notes *Notifications, log logr.Logger) *Metrics {
-	return &Metrics{cache: cache, api: api, notes: notes, rec: rollouts.NewRecorder(), log: log}
+// AnalysisRuns taken from runs (the Analyses runnable), the notifications'
+// counts from notes (nil: none).
+func NewMetrics(cache client.Reader, runs RunSource, notes *Notifications, log logr.Logger) *Metrics {
+	return &Metrics{cache: cache, runs: runs, notes: notes, rec: rollouts.NewRecorder(), log: log}
 }
 
 // Describe describes nothing: the collector is unchecked, as the families'
@@ -88,9 +95,9 @@ func (m *Metrics) write(ctx context.Context, w io.Writer) {
 		m.log.Error(err, "metrics: cannot list the Rollouts")
 	} else {
 		rollouts.WriteState(w, rs, rollouts.ByNamespace)
-		runs, err := m.runs(ctx)
-		if err != nil {
-			m.log.Error(err, "metrics: cannot list the AnalysisRuns")
+		var runs map[rollouts.ID][]*v1alpha1.AnalysisRun
+		if m.runs != nil {
+			runs = m.runs.AnalysisRuns()
 		}
 		rollouts.WriteAnalysis(w, rs, rollouts.ByNamespace, func(ro *v1alpha1.Rollout) []*v1alpha1.AnalysisRun {
 			return runs[rollouts.ByNamespace(ro)]
@@ -115,21 +122,6 @@ func (m *Metrics) rollouts(ctx context.Context) ([]*v1alpha1.Rollout, error) {
 		if list.Items[i].Spec.WorkloadRef != nil {
 			out = append(out, &list.Items[i])
 		}
-	}
-	return out, nil
-}
-
-// runs are the AnalysisRuns of every Rollout, by Rollout.
-func (m *Metrics) runs(ctx context.Context) (map[rollouts.ID][]*v1alpha1.AnalysisRun, error) {
-	var list v1alpha1.AnalysisRunList
-	if err := m.api.List(ctx, &list, client.HasLabels{analysisrun.LabelRollout}); err != nil {
-		return nil, err
-	}
-	out := map[rollouts.ID][]*v1alpha1.AnalysisRun{}
-	for i := range list.Items {
-		r := &list.Items[i]
-		id := rollouts.ID{Namespace: r.Namespace, Name: r.Labels[analysisrun.LabelRollout]}
-		out[id] = append(out[id], r)
 	}
 	return out, nil
 }
