@@ -191,6 +191,9 @@ func (p *controllerProc) cpu() (time.Duration, error) {
 type sample struct {
 	requests   map[string]float64 // rest_client_requests_total by method
 	reconciles float64            // controller_runtime_reconcile_total
+	// The Rollout controller's reconcile durations and the time its
+	// requests waited in the work queue: where a reaction's time went.
+	reconcileTime, queueTime histogram
 }
 
 func (s sample) total() float64 {
@@ -203,7 +206,7 @@ func (s sample) total() float64 {
 
 // scrape reads the controller's Prometheus text metrics.
 func (p *controllerProc) scrape() (sample, error) {
-	s := sample{requests: map[string]float64{}}
+	s := sample{requests: map[string]float64{}, reconcileTime: histogram{}, queueTime: histogram{}}
 	resp, err := http.Get(p.metrics)
 	if err != nil {
 		return s, fmt.Errorf("scrape %s: %w", p.metrics, err)
@@ -231,6 +234,14 @@ func (p *controllerProc) scrape() (sample, error) {
 			s.requests[label(labels, "method")] += v
 		case "controller_runtime_reconcile_total":
 			s.reconciles += v
+		case "controller_runtime_reconcile_time_seconds_bucket":
+			if label(labels, "controller") == "rollout" {
+				s.reconcileTime.add(label(labels, "le"), v)
+			}
+		case "workqueue_queue_duration_seconds_bucket":
+			if label(labels, "name") == "rollout" {
+				s.queueTime.add(label(labels, "le"), v)
+			}
 		}
 	}
 	return s, nil
@@ -248,7 +259,8 @@ func label(labels, name string) string {
 
 // delta is what happened between two samples.
 func delta(a, b sample) sample {
-	d := sample{requests: map[string]float64{}, reconciles: b.reconciles - a.reconciles}
+	d := sample{requests: map[string]float64{}, reconciles: b.reconciles - a.reconciles,
+		reconcileTime: b.reconcileTime.since(a.reconcileTime), queueTime: b.queueTime.since(a.queueTime)}
 	for m, v := range b.requests {
 		d.requests[m] = v - a.requests[m]
 	}

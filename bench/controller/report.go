@@ -25,6 +25,21 @@ type report struct {
 	fig                      figures
 }
 
+// histograms gives the quantiles of the time the Rollout controller's
+// requests waited in its work queue and of its reconciles, from its own
+// histograms (bucketed, so estimates, as Prometheus' histogram_quantile).
+func histograms(s sample) string {
+	q := func(h histogram) string {
+		p50, ok := h.quantile(0.5)
+		if !ok {
+			return "none"
+		}
+		p99, _ := h.quantile(0.99)
+		return ms(p50) + " / " + ms(p99)
+	}
+	return "queued " + q(s.queueTime) + "; reconciling " + q(s.reconcileTime)
+}
+
 func (r report) markdown() string {
 	var b strings.Builder
 	f := r.fig
@@ -66,6 +81,7 @@ func (r report) markdown() string {
 		}
 	}
 	row("controller reaction, every status write", dist(f.writeLatency))
+	row("… of which: queued / reconciling, p50 and p99 (controller's histograms)", histograms(r.canaryCalls))
 	row("cluster: canary Deployment created to available", dist(f.ready))
 	row("API requests per rollout, canary", per(r.canaryCalls))
 	row("API requests per rollout, setup", per(r.setupCalls))
