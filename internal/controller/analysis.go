@@ -105,8 +105,8 @@ func (a *Analyses) observe(ctx context.Context, ro *v1alpha1.Rollout) (map[strin
 	if a == nil {
 		return nil, nil // a reconciler without analysis (unit tests)
 	}
-	rr, err := a.forRollout(ctx, ro)
-	if err != nil {
+	rr, err := a.forRollout(ctx, ro, false)
+	if rr == nil || err != nil {
 		return nil, err
 	}
 	return rr.mgr.Observations(), nil
@@ -118,8 +118,8 @@ func (a *Analyses) ensure(ctx context.Context, ro *v1alpha1.Rollout, dec rollout
 	if a == nil {
 		return nil
 	}
-	rr, err := a.forRollout(ctx, ro)
-	if err != nil {
+	rr, err := a.forRollout(ctx, ro, len(dec.Analysis) > 0)
+	if rr == nil || err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -133,7 +133,14 @@ func (a *Analyses) ensure(ctx context.Context, ro *v1alpha1.Rollout, dec rollout
 // Rollout's AnalysisRuns the first time. A Rollout deleted and made again
 // under its name gets a new one. A manager is kept only once its runs are
 // restored: starting a run again under a stored name would overwrite it.
-func (a *Analyses) forRollout(ctx context.Context, ro *v1alpha1.Rollout) (*rolloutRuns, error) {
+//
+// A Rollout that names no analysis and never ran one (status.runSeq) has
+// no runs to restore or prune, and gets no manager (nil) unless want says
+// a decision starts a run: most Rollouts of a large cluster then cost no
+// goroutine, and a new leader does not LIST the AnalysisRuns of each
+// Rollout from the API server on its first reconcile (10,000 LISTs at
+// start at 10,000 Rollouts).
+func (a *Analyses) forRollout(ctx context.Context, ro *v1alpha1.Rollout, want bool) (*rolloutRuns, error) {
 	key := client.ObjectKeyFromObject(ro)
 	a.mu.Lock()
 	rr := a.byOwner[key]
@@ -142,6 +149,9 @@ func (a *Analyses) forRollout(ctx context.Context, ro *v1alpha1.Rollout) (*rollo
 		return rr, nil
 	}
 	a.drop(key)
+	if !want && !mayHaveRuns(ro) {
+		return nil, nil
+	}
 
 	var list v1alpha1.AnalysisRunList
 	if err := a.reader.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabels{run.LabelRollout: ro.Name}); err != nil {
@@ -179,6 +189,12 @@ func (a *Analyses) forRollout(ctx context.Context, ro *v1alpha1.Rollout) (*rollo
 	a.byOwner[key] = rr
 	a.startLocked(rr)
 	return rr, nil
+}
+
+// mayHaveRuns says whether a Rollout names an analysis or has run one,
+// so that AnalysisRuns of it may exist.
+func mayHaveRuns(ro *v1alpha1.Rollout) bool {
+	return len(analysisRefs(ro)) > 0 || ro.Status.RunSeq > 0
 }
 
 // drop stops the runs of a Rollout that is gone (or no longer one the

@@ -1,10 +1,16 @@
 package controller
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"fledge.dev/fledge/api/v1alpha1"
+	"fledge.dev/fledge/internal/rollout"
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 func TestAnalysisRefsFindEveryAnalysis(t *testing.T) {
@@ -105,5 +111,61 @@ func TestVerdictMessageNamesMetricsAndValues(t *testing.T) {
 	want := `analysis run web-rabc-step1-1 Failed: metric "success-ratio" failed, last value 0.5: 1 of 1 measurements failed; metric "latency" successful`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// listCounter is a client.Reader that counts the LISTs and finds nothing.
+type listCounter struct {
+	client.Reader
+	lists int
+}
+
+func (l *listCounter) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	l.lists++
+	return nil
+}
+
+func TestRunManagerOnlyForRolloutsWithAnalysis(t *testing.T) {
+	step := v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}}}
+	mk := func(name string, analysis bool, runSeq int32) *v1alpha1.Rollout {
+		ro := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+			Steps: []v1alpha1.CanaryStep{{}}}}}}
+		if analysis {
+			ro.Spec.Strategy.Canary.Steps[0].Analysis = &step
+		}
+		ro.Name, ro.Namespace, ro.UID, ro.Status.RunSeq = name, "ns", types.UID(name), runSeq
+		return ro
+	}
+	tests := map[string]struct {
+		ro      *v1alpha1.Rollout
+		dec     rollout.Decision
+		manager bool
+	}{
+		"no analysis":             {ro: mk("plain", false, 0)},
+		"analysis in the spec":    {ro: mk("step", true, 0), manager: true},
+		"ran one before":          {ro: mk("history", false, 3), manager: true},
+		"a decision starts a run": {ro: mk("asked", false, 0), dec: rollout.Decision{Analysis: []rollout.RunSpec{{}}}, manager: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			reader := &listCounter{}
+			a := NewAnalyses(nil, reader, nil, logr.Discard(), make(chan event.GenericEvent, 1))
+			if _, err := a.observe(context.Background(), tc.ro); err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.dec.Analysis) > 0 {
+				rr, err := a.forRollout(context.Background(), tc.ro, true)
+				if err != nil || rr == nil {
+					t.Fatalf("forRollout(want): %v, %v", rr, err)
+				}
+			}
+			made := len(a.byOwner) == 1
+			if made != tc.manager {
+				t.Fatalf("run manager made: %v, want %v", made, tc.manager)
+			}
+			if want := map[bool]int{false: 0, true: 1}[tc.manager]; reader.lists != want {
+				t.Fatalf("%d LISTs of AnalysisRuns, want %d", reader.lists, want)
+			}
+		})
 	}
 }

@@ -37,7 +37,7 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (*world, 
 		return nil, fmt.Errorf("read workloadRef Deployment %s/%s: %w", ro.Namespace, ref.Name, err)
 	}
 	var list appsv1.DeploymentList
-	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabels{service.LabelRollout: ro.Name}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{indexRevisions: ro.Name}); err != nil {
 		return nil, fmt.Errorf("list the Deployments of rollout %s: %w", ro.Name, err)
 	}
 	in := rollout.Input{
