@@ -46,6 +46,9 @@ type figures struct {
 	ready []time.Duration
 	// first, last: the first trigger and the last completion.
 	first, last time.Time
+	// firstReady: the first canary Deployment available, when the
+	// Rollouts could start stepping.
+	firstReady time.Time
 }
 
 // analyse reads the timelines from each rollout's trigger to its
@@ -87,6 +90,9 @@ func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
 	for _, r := range revisions {
 		if !r.ready.IsZero() {
 			f.ready = append(f.ready, r.ready.Sub(r.created))
+			if f.firstReady.IsZero() || r.ready.Before(f.firstReady) {
+				f.firstReady = r.ready
+			}
 		}
 	}
 	return f

@@ -133,6 +133,10 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer ctl.stop() // before the namespaces go (defers run in reverse)
+	mach, err := watchMachine(wctx, cfg, o.kubeconfig, ctl.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	s0, err := ctl.scrape()
 	if err != nil {
 		return err
@@ -182,14 +186,17 @@ func run(ctx context.Context, o options) (err error) {
 	maxRSS := ctl.maxRSS
 	ctl.mu.Unlock()
 
+	mach.mark(ctx, true)
 	tl, revs := rec.snapshot()
+	fig := analyse(tl, revs)
+	steps, stepsOK := mach.between(fig.firstReady, fig.last)
 	r := report{
 		n: o.n, namespaces: len(namespaces), completed: rec.completed(),
 		create: created, setup: setup, trigger: triggered, spread: o.spread,
 		setupCalls: delta(s0, s1), canaryCalls: delta(s1, s2),
 		cpuSetup: cpu1, cpuCanary: cpu2 - cpu1,
 		hwm: mem2["VmHWM"], rssSetup: mem1["VmRSS"], rssEnd: mem2["VmRSS"], maxRSS: maxRSS,
-		fig: analyse(tl, revs),
+		fig: fig, steps: steps, stepsOK: stepsOK,
 	}
 	table := r.markdown()
 	fmt.Print(table)

@@ -165,27 +165,8 @@ func (p *controllerProc) memory() (map[string]int64, error) {
 	return out, sc.Err()
 }
 
-// cpu is the controller's CPU time so far, user and system (the kernel
-// counts it in ticks of 1/100 s: USER_HZ, 100 on every Linux this runs on).
-func (p *controllerProc) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: state is the 3rd field of the line, utime the 14th.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", p.cmd.Process.Pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", p.cmd.Process.Pid, f[11], f[12])
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
+// cpu is the controller's CPU time so far, user and system.
+func (p *controllerProc) cpu() (time.Duration, error) { return procCPU(p.cmd.Process.Pid) }
 
 // sample is a reading of the controller's counters.
 type sample struct {

@@ -23,6 +23,10 @@ type report struct {
 	hwm, rssSetup, rssEnd    int64 // KiB
 	maxRSS                   int64 // KiB, sampled
 	fig                      figures
+	// steps is the machine from the first canary available to the last
+	// promotion: while the Rollouts stepped.
+	steps   usage
+	stepsOK bool
 }
 
 // histograms gives the quantiles of the time the Rollout controller's
@@ -90,12 +94,36 @@ func (r report) markdown() string {
 		r.cpuSetup.Seconds(), r.cpuCanary.Seconds(), float64(r.cpuCanary.Microseconds())/1000/float64(r.n)))
 	row("controller RSS: all Healthy / at the end / max sampled", mib(r.rssSetup)+" / "+mib(r.rssEnd)+" / "+mib(r.maxRSS))
 	row("setup: objects created in / all Healthy in", ms(r.create)+" / "+ms(r.setup))
+	if u := r.steps; r.stepsOK {
+		row("machine while the Rollouts stepped (first canary available to last promotion, "+ms(u.span)+")",
+			fmt.Sprintf("CPU %.0f%% busy, of %.0f cores", 100*u.busy, u.cores))
+		row("… CPU by process, in cores", byProcess(u))
+		if u.apiBracketted && u.apiSpan > 0 {
+			all, sec := u.apiReads+u.apiWrites, u.apiSpan.Seconds()
+			row("… API server requests/s, reads / writes (all clients)",
+				fmt.Sprintf("%.0f, %.0f / %.0f", all/sec, u.apiReads/sec, u.apiWrites/sec))
+		}
+	}
 	b.WriteString("\nController reaction: for each Rollout status write, the time since the change just before it on\n" +
 		"that rollout's timeline (the image change, a revision Deployment's status, the HTTPRoute's weights,\n" +
 		"or the controller's previous write), all timestamped as the benchmark's watches deliver them. Step\n" +
 		"transitions are the writes that change the step, the weight, the phase or a revision. It includes\n" +
 		"the controller's own 100 ms requeue when a reconcile's last pass moved the router.\n")
 	return b.String()
+}
+
+// byProcess lists the processes by the cores they used, the busiest first.
+func byProcess(u usage) string {
+	names := make([]string, 0, len(u.cpu))
+	for n := range u.cpu {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(u.cpu[b] - u.cpu[a]) })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.2f", n, u.cpu[n].Seconds()/u.span.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }
 
 func wall(f figures) string {
