@@ -46,9 +46,10 @@ type figures struct {
 	ready []time.Duration
 	// first, last: the first trigger and the last completion.
 	first, last time.Time
-	// firstReady: the first canary Deployment available, when the
-	// Rollouts could start stepping.
-	firstReady time.Time
+	// stepping: when a tenth of the canary Deployments were available,
+	// and the Rollouts stepping in earnest (in a burst of 1,000 a few come
+	// minutes before the rest).
+	stepping time.Time
 }
 
 // analyse reads the timelines from each rollout's trigger to its
@@ -87,13 +88,16 @@ func analyse(timelines map[string][]event, revisions []revisionTimes) figures {
 			}
 		}
 	}
+	var ready []time.Time
 	for _, r := range revisions {
 		if !r.ready.IsZero() {
 			f.ready = append(f.ready, r.ready.Sub(r.created))
-			if f.firstReady.IsZero() || r.ready.Before(f.firstReady) {
-				f.firstReady = r.ready
-			}
+			ready = append(ready, r.ready)
 		}
+	}
+	if len(ready) > 0 {
+		slices.SortFunc(ready, time.Time.Compare)
+		f.stepping = ready[len(ready)/10]
 	}
 	return f
 }

@@ -35,6 +35,9 @@ func TestAnalyseMeasuresFromTheLastChange(t *testing.T) {
 	if len(f.ready) != 1 || f.ready[0] != 470*time.Millisecond {
 		t.Errorf("ready %v, want [470ms]: a revision never ready is left out", f.ready)
 	}
+	if !f.stepping.Equal(at(1500)) {
+		t.Errorf("stepping from %v, want the one canary's availability", f.stepping)
+	}
 	if !f.first.Equal(at(1000)) || !f.last.Equal(at(1800)) {
 		t.Errorf("wall from %v to %v", f.first, f.last)
 	}

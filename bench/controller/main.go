@@ -189,7 +189,7 @@ func run(ctx context.Context, o options) (err error) {
 	mach.mark(ctx, true)
 	tl, revs := rec.snapshot()
 	fig := analyse(tl, revs)
-	steps, stepsOK := mach.between(fig.firstReady, fig.last)
+	steps, stepsOK := mach.between(fig.stepping, fig.last)
 	r := report{
 		n: o.n, namespaces: len(namespaces), completed: rec.completed(),
 		create: created, setup: setup, trigger: triggered, spread: o.spread,

@@ -23,8 +23,8 @@ type report struct {
 	hwm, rssSetup, rssEnd    int64 // KiB
 	maxRSS                   int64 // KiB, sampled
 	fig                      figures
-	// steps is the machine from the first canary available to the last
-	// promotion: while the Rollouts stepped.
+	// steps is the machine from a tenth of the canaries available to the
+	// last promotion: while the Rollouts stepped.
 	steps   usage
 	stepsOK bool
 }
@@ -95,7 +95,7 @@ func (r report) markdown() string {
 	row("controller RSS: all Healthy / at the end / max sampled", mib(r.rssSetup)+" / "+mib(r.rssEnd)+" / "+mib(r.maxRSS))
 	row("setup: objects created in / all Healthy in", ms(r.create)+" / "+ms(r.setup))
 	if u := r.steps; r.stepsOK {
-		row("machine while the Rollouts stepped (first canary available to last promotion, "+ms(u.span)+")",
+		row("machine while the Rollouts stepped (a tenth of the canaries available to the last promotion, "+ms(u.span)+")",
 			fmt.Sprintf("CPU %.0f%% busy, of %.0f cores", 100*u.busy, u.cores))
 		row("… CPU by process, in cores", byProcess(u))
 		if u.apiBracketted && u.apiSpan > 0 {
