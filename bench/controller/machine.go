@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,31 +103,13 @@ func (m *machine) sample(ctx context.Context, api bool) machineSample {
 
 // scrapeAPI sums the API server's apiserver_request_total by kind of verb.
 func (m *machine) scrapeAPI(ctx context.Context) (reads, writes float64, ok bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.apiURL, nil)
+	page, err := fetch(ctx, m.http, m.apiURL)
 	if err != nil {
 		return 0, 0, false
 	}
-	resp, err := m.http.Do(req)
-	if err != nil {
-		return 0, 0, false
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return 0, 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, "apiserver_request_total{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			continue
+	eachSample(page, func(name, labels string, v float64) {
+		if name != "apiserver_request_total" {
+			return
 		}
 		switch label(labels, "verb") {
 		case "GET", "LIST", "WATCH", "WATCHLIST":
@@ -136,7 +117,7 @@ func (m *machine) scrapeAPI(ctx context.Context) (reads, writes float64, ok bool
 		default:
 			writes += v
 		}
-	}
+	})
 	return reads, writes, true
 }
 

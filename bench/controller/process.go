@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -188,28 +189,11 @@ func (s sample) total() float64 {
 // scrape reads the controller's Prometheus text metrics.
 func (p *controllerProc) scrape() (sample, error) {
 	s := sample{requests: map[string]float64{}, reconcileTime: histogram{}, queueTime: histogram{}}
-	resp, err := http.Get(p.metrics)
+	page, err := fetch(context.Background(), http.DefaultClient, p.metrics)
 	if err != nil {
-		return s, fmt.Errorf("scrape %s: %w", p.metrics, err)
+		return s, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return s, fmt.Errorf("scrape %s: %w", p.metrics, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		name, rest, ok := strings.Cut(line, "{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			continue
-		}
+	eachSample(page, func(name, labels string, v float64) {
 		switch name {
 		case "rest_client_requests_total":
 			s.requests[label(labels, "method")] += v
@@ -224,8 +208,46 @@ func (p *controllerProc) scrape() (sample, error) {
 				s.queueTime.add(label(labels, "le"), v)
 			}
 		}
-	}
+	})
 	return s, nil
+}
+
+// fetch GETs a metrics page.
+func fetch(ctx context.Context, c *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = errors.New(resp.Status)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	return b, nil
+}
+
+// eachSample calls fn with each labelled sample of a Prometheus text page.
+func eachSample(page []byte, fn func(name, labels string, v float64)) {
+	for _, line := range strings.Split(string(page), "\n") {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			fn(name, labels, v)
+		}
+	}
 }
 
 // label is the value of one label in a Prometheus label list.
