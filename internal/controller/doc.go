@@ -28,7 +28,8 @@
 // Services <rollout>-stable and <rollout>-canary select one revision each.
 //
 // Analysis (analysis*.go) runs on the same engine inputs as the local
-// daemon: the Analyses runnable keeps one run.Manager per Rollout, which
+// daemon: the Analyses runnable keeps one run.Manager per Rollout that
+// names an analysis or ran one, which
 // gather reads (Input.Analysis) and the reconciler feeds after each
 // decision (Decision.Analysis). Templates a Rollout names resolve from its
 // inline analysisTemplates, the AnalysisTemplates of its namespace and,
