@@ -177,7 +177,7 @@ type usage struct {
 	apiSpan       time.Duration            // between the API server's scrapes that bracket the window
 	apiReads      float64
 	apiWrites     float64
-	apiBracketted bool
+	apiBracketed bool
 }
 
 // between is the usage from the last sample at or before from to the
@@ -201,7 +201,7 @@ func (m *machine) between(from, to time.Time) (usage, bool) {
 		}
 	}
 	if a, b, ok := bracket(ss, from, to, func(s machineSample) bool { return s.apiOK }); ok {
-		u.apiSpan, u.apiReads, u.apiWrites, u.apiBracketted = b.at.Sub(a.at), b.apiReads-a.apiReads, b.apiWrites-a.apiWrites, true
+		u.apiSpan, u.apiReads, u.apiWrites, u.apiBracketed = b.at.Sub(a.at), b.apiReads-a.apiReads, b.apiWrites-a.apiWrites, true
 	}
 	return u, true
 }

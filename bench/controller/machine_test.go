@@ -28,8 +28,8 @@ func TestMachineBetweenWidensToWholeSamples(t *testing.T) {
 	if u.cpu["kube-apiserver"] != 2*time.Second {
 		t.Fatalf("kube-apiserver used %s, want 2s", u.cpu["kube-apiserver"])
 	}
-	if !u.apiBracketted || u.apiSpan != 5*time.Second || u.apiWrites != 500 {
-		t.Fatalf("API: %v over %s, %v writes; want the scrapes at 0 s and 5 s", u.apiBracketted, u.apiSpan, u.apiWrites)
+	if !u.apiBracketed || u.apiSpan != 5*time.Second || u.apiWrites != 500 {
+		t.Fatalf("API: %v over %s, %v writes; want the scrapes at 0 s and 5 s", u.apiBracketed, u.apiSpan, u.apiWrites)
 	}
 	if _, ok := m.between(t0.Add(4*time.Second), t0.Add(6*time.Second)); ok {
 		t.Fatal("a window past the last sample has no usage")

@@ -98,7 +98,7 @@ func (r report) markdown() string {
 		row("machine while the Rollouts stepped (a tenth of the canaries available to the last promotion, "+ms(u.span)+")",
 			fmt.Sprintf("CPU %.0f%% busy, of %.0f cores", 100*u.busy, u.cores))
 		row("… CPU by process, in cores", byProcess(u))
-		if u.apiBracketted && u.apiSpan > 0 {
+		if u.apiBracketed && u.apiSpan > 0 {
 			all, sec := u.apiReads+u.apiWrites, u.apiSpan.Seconds()
 			row("… API server requests/s, reads / writes (all clients)",
 				fmt.Sprintf("%.0f, %.0f / %.0f", all/sec, u.apiReads/sec, u.apiWrites/sec))
