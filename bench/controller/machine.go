@@ -170,13 +170,13 @@ func procCPU(pid int) (time.Duration, error) {
 
 // usage is what the machine did between two instants.
 type usage struct {
-	span          time.Duration
-	busy          float64                  // share of the machine's CPU in use, 0..1
-	cores         float64                  // the machine's cores (total ticks / span)
-	cpu           map[string]time.Duration // by process
-	apiSpan       time.Duration            // between the API server's scrapes that bracket the window
-	apiReads      float64
-	apiWrites     float64
+	span         time.Duration
+	busy         float64                  // share of the machine's CPU in use, 0..1
+	cores        float64                  // the machine's cores (total ticks / span)
+	cpu          map[string]time.Duration // by process
+	apiSpan      time.Duration            // between the API server's scrapes that bracket the window
+	apiReads     float64
+	apiWrites    float64
 	apiBracketed bool
 }
 
