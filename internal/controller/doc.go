@@ -29,9 +29,8 @@
 //
 // Analysis (analysis*.go) runs on the same engine inputs as the local
 // daemon: the Analyses runnable keeps one run.Manager per Rollout that
-// names an analysis or ran one, which
-// gather reads (Input.Analysis) and the reconciler feeds after each
-// decision (Decision.Analysis). Templates a Rollout names resolve from its
+// names an analysis or ran one, which gather reads (Input.Analysis) and
+// the reconciler feeds after each decision (Decision.Analysis). Templates a Rollout names resolve from its
 // inline analysisTemplates, the AnalysisTemplates of its namespace and,
 // with clusterScope, the ClusterAnalysisTemplates, copied into the
 // controller's copy of the spec before it is validated; a template that
