@@ -214,10 +214,12 @@ func bracket(ss []machineSample, from, to time.Time, keep func(machineSample) bo
 		if !keep(s) {
 			continue
 		}
-		if !s.at.After(from) {
+		// By time, not by position: the final mark may be appended
+		// after a tick's sample taken before it.
+		if !s.at.After(from) && (!haveA || s.at.After(a.at)) {
 			a, haveA = s, true
 		}
-		if !s.at.Before(to) && !haveB {
+		if !s.at.Before(to) && (!haveB || s.at.Before(b.at)) {
 			b, haveB = s, true
 		}
 	}

@@ -17,6 +17,7 @@ func TestMachineBetweenWidensToWholeSamples(t *testing.T) {
 		s(2, 300, 400, 2*time.Second, false, 0),
 		s(3, 450, 600, 3*time.Second, false, 0),
 		s(5, 750, 1000, 5*time.Second, true, 500),
+		s(4, 600, 800, 4*time.Second, false, 0), // appended late: a slow tick
 	}}
 	u, ok := m.between(t0.Add(1500*time.Millisecond), t0.Add(3*time.Second))
 	if !ok {
@@ -30,6 +31,9 @@ func TestMachineBetweenWidensToWholeSamples(t *testing.T) {
 	}
 	if !u.apiBracketed || u.apiSpan != 5*time.Second || u.apiWrites != 500 {
 		t.Fatalf("API: %v over %s, %v writes; want the scrapes at 0 s and 5 s", u.apiBracketed, u.apiSpan, u.apiWrites)
+	}
+	if u, _ := m.between(t0.Add(3*time.Second), t0.Add(3500*time.Millisecond)); u.span != time.Second {
+		t.Fatalf("span %s, want 1s: the sample at 4 s, appended after the one at 5 s, ends the window", u.span)
 	}
 	if _, ok := m.between(t0.Add(4*time.Second), t0.Add(6*time.Second)); ok {
 		t.Fatal("a window past the last sample has no usage")
